@@ -1,0 +1,798 @@
+//! The configuration file: its TOML schema, validation, and secret files.
+//!
+//! Every error names the file, the line and column, and the dotted key it is about
+//! (`config.toml:12:1: poll.intervall: unknown key`). Type and value checks run inside serde, so
+//! toml's spans locate them; the few cross-field checks that run afterwards locate their key
+//! through a spanned parse of the same text ([`KeyLocator`]). Secrets are never written in the
+//! file: keys ending in `_file` name files, read by [`Config::read_secret`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+/// Where the config is read from when neither `--config` nor `PIRWATCH_CONFIG` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/pirwatch/config.toml";
+
+/// A config error, already formatted as `file:line:col: key: message`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {key}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{key}: cannot read secret file {file}: {source}")]
+    Secret {
+        key: String,
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The embedded store.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// How and how often Azure is asked.
+    #[serde(default)]
+    pub poll: PollConfig,
+    /// The mail server.
+    pub smtp: SmtpConfig,
+    /// What sends mail.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// The Entra ID tenants watched; a CSP partner lists one per customer.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// The directory of the config file: relative secret files are looked up beside it.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The SQLite database file (WAL mode; keep it on a local disk, not a network share).
+    #[serde(default = "default_state_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            path: default_state_path(),
+        }
+    }
+}
+
+fn default_state_path() -> PathBuf {
+    PathBuf::from("/var/lib/pirwatch/pirwatch.db")
+}
+
+/// `[poll]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    /// Time between two polls of every scope.
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// How far back `queryStartTime` reaches (it filters on the event's last update).
+    #[serde(default = "default_lookback", deserialize_with = "duration")]
+    pub lookback: Duration,
+    /// The Resource Health api-version.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// How many scopes of one tenant are polled at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Time limit of one HTTP request to Azure.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval: default_interval(),
+            lookback: default_lookback(),
+            api_version: default_api_version(),
+            concurrency: default_concurrency(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+const fn default_interval() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+const fn default_lookback() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+fn default_api_version() -> String {
+    "2025-05-01".to_owned()
+}
+const fn default_concurrency() -> usize {
+    8
+}
+const fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// Implicit TLS from the first byte (port 465).
+    Tls,
+    /// No encryption; only sensible to a relay on the same host.
+    None,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name of the mail server (also the name its TLS certificate must carry).
+    pub host: String,
+    /// Port; defaults to 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub port: Option<u16>,
+    /// `starttls`, `tls` or `none`.
+    #[serde(default = "default_security")]
+    pub security: SmtpSecurity,
+    /// AUTH user name; no AUTH when absent.
+    pub username: Option<String>,
+    /// File holding the AUTH password.
+    pub password_file: Option<PathBuf>,
+    /// The sender, `Name <address>`.
+    #[serde(deserialize_with = "mailbox")]
+    pub from: lettre::message::Mailbox,
+    /// Extra CA certificate (PEM) trusted for the server, for private CAs.
+    pub ca_file: Option<PathBuf>,
+    /// Time limit of one SMTP conversation.
+    #[serde(default = "default_smtp_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+const fn default_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+const fn default_smtp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl SmtpConfig {
+    /// The port, with the security mode's usual default.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        })
+    }
+}
+
+/// `[notify]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Event types that send mail; the others are recorded and listed only.
+    #[serde(default = "default_event_types")]
+    pub event_types: BTreeSet<String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            event_types: default_event_types(),
+        }
+    }
+}
+
+fn default_event_types() -> BTreeSet<String> {
+    ["ServiceIssue", "SecurityAdvisory"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Azure cloud a tenant lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudName {
+    /// Azure public cloud.
+    Public,
+    /// Azure China, operated by 21Vianet.
+    China,
+    /// Azure US Government.
+    Usgov,
+}
+
+/// `[[tenants]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// A short name used in mail, logs and the CLI.
+    pub name: String,
+    /// The Entra ID tenant (directory) id.
+    pub tenant_id: String,
+    /// `public`, `china` or `usgov`.
+    #[serde(default = "default_cloud")]
+    pub cloud: CloudName,
+    /// Override of the cloud's ARM endpoint; `http://` only for loopback hosts.
+    #[serde(default, deserialize_with = "arm_endpoint")]
+    pub arm_endpoint: Option<Url>,
+    /// Subscriptions whose events are polled.
+    #[serde(default)]
+    pub subscriptions: Vec<String>,
+    /// Also poll tenant-level events (needs a tenant-admin role).
+    #[serde(default)]
+    pub tenant_events: bool,
+    /// Who gets this tenant's mail.
+    #[serde(deserialize_with = "mailboxes")]
+    pub recipients: Vec<lettre::message::Mailbox>,
+    /// IANA time zone in which times are shown to this tenant's team.
+    #[serde(default = "default_timezone", deserialize_with = "timezone")]
+    pub timezone: jiff::tz::TimeZone,
+    /// How pirwatch signs in to this tenant.
+    pub credential: CredentialConfig,
+}
+
+const fn default_cloud() -> CloudName {
+    CloudName::Public
+}
+fn default_timezone() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::UTC
+}
+
+/// `[tenants.credential]`: one variant per `kind`.
+#[derive(Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialConfig {
+    /// An app registration with a client secret.
+    ClientSecret {
+        client_id: String,
+        client_secret_file: PathBuf,
+    },
+    /// An app registration with a PKCS#12 certificate (cargo feature `client-certificate`).
+    ClientCertificate {
+        client_id: String,
+        certificate_file: PathBuf,
+        certificate_password_file: Option<PathBuf>,
+    },
+    /// The host's managed identity; `client_id` selects a user-assigned one.
+    ManagedIdentity { client_id: Option<String> },
+    /// Kubernetes workload identity; defaults from `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
+    WorkloadIdentity {
+        client_id: Option<String>,
+        token_file: Option<PathBuf>,
+    },
+    /// The signed-in Azure CLI (`az login`), for trying pirwatch out.
+    AzureCli {},
+}
+
+impl fmt::Debug for CredentialConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+impl CredentialConfig {
+    /// The `kind` as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ClientSecret { .. } => "client_secret",
+            Self::ClientCertificate { .. } => "client_certificate",
+            Self::ManagedIdentity { .. } => "managed_identity",
+            Self::WorkloadIdentity { .. } => "workload_identity",
+            Self::AzureCli {} => "azure_cli",
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(config)
+    }
+
+    /// Parses and validates `text`; `name` is the file name used in errors.
+    pub fn parse(text: &str, name: &str) -> Result<Self, ConfigError> {
+        let locator = KeyLocator::new(text, name);
+        let config: Config = toml::from_str(text).map_err(|e| locator.serde_error(&e))?;
+        config
+            .validate()
+            .map_err(|(key, message)| locator.key_error(&key, message))?;
+        Ok(config)
+    }
+
+    /// Cross-field checks serde cannot do; errors name a key path.
+    fn validate(&self) -> Result<(), (KeyPath, String)> {
+        let mut names = BTreeSet::new();
+        if self.smtp.password_file.is_some() && self.smtp.username.is_none() {
+            return Err((
+                KeyPath::key("smtp").then("password_file"),
+                "needs smtp.username".into(),
+            ));
+        }
+        if self.poll.interval < Duration::from_secs(30) {
+            return Err((
+                KeyPath::key("poll").then("interval"),
+                "must be at least 30s".into(),
+            ));
+        }
+        if self.poll.concurrency == 0 {
+            return Err((
+                KeyPath::key("poll").then("concurrency"),
+                "must be at least 1".into(),
+            ));
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            let at = KeyPath::key("tenants").index(i);
+            if !names.insert(t.name.as_str()) {
+                return Err((at.then("name"), format!("duplicate tenant name {:?}", t.name)));
+            }
+            if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '/') {
+                return Err((at.then("name"), "must be non-empty, without spaces or '/'".into()));
+            }
+            if t.subscriptions.is_empty() && !t.tenant_events {
+                return Err((
+                    at.then("subscriptions"),
+                    "list at least one subscription, or set tenant_events = true".into(),
+                ));
+            }
+            if t.recipients.is_empty() {
+                return Err((at.then("recipients"), "list at least one address".into()));
+            }
+            if let CredentialConfig::ClientCertificate { .. } = t.credential
+                && !cfg!(feature = "client-certificate")
+            {
+                return Err((
+                    at.then("credential").then("kind"),
+                    "client_certificate needs pirwatch built with the cargo feature \
+                     `client-certificate`"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every secret file the config names, so a missing one is a config error at start.
+    pub fn check_secrets(&self) -> Result<(), ConfigError> {
+        if let Some(f) = &self.smtp.password_file {
+            self.read_secret("smtp.password_file", f)?;
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            let key = |k: &str| format!("tenants[{i}].credential.{k}");
+            match &t.credential {
+                CredentialConfig::ClientSecret {
+                    client_secret_file, ..
+                } => {
+                    self.read_secret(&key("client_secret_file"), client_secret_file)?;
+                }
+                CredentialConfig::ClientCertificate {
+                    certificate_file,
+                    certificate_password_file,
+                    ..
+                } => {
+                    let path = self.secret_path(certificate_file);
+                    std::fs::metadata(&path).map_err(|source| ConfigError::Secret {
+                        key: key("certificate_file"),
+                        file: path.display().to_string(),
+                        source,
+                    })?;
+                    if let Some(f) = certificate_password_file {
+                        self.read_secret(&key("certificate_password_file"), f)?;
+                    }
+                }
+                CredentialConfig::WorkloadIdentity {
+                    token_file: Some(f),
+                    ..
+                } => {
+                    self.read_secret(&key("token_file"), f)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a secret file name: absolute as is; relative in `$CREDENTIALS_DIRECTORY`
+    /// (systemd `LoadCredential=`) when it is there, else beside the config file.
+    pub fn secret_path(&self, file: &Path) -> PathBuf {
+        if file.is_absolute() {
+            return file.to_path_buf();
+        }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+            let candidate = Path::new(&dir).join(file);
+            if candidate.exists() {
+                return candidate;
+            }
+        }
+        self.dir.join(file)
+    }
+
+    /// Reads a secret file (trailing newline removed); `key` names it in errors.
+    pub fn read_secret(&self, key: &str, file: &Path) -> Result<SecretString, ConfigError> {
+        let path = self.secret_path(file);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Secret {
+            key: key.to_owned(),
+            file: path.display().to_string(),
+            source,
+        })?;
+        Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+    }
+}
+
+/// A dotted path to a key, like `tenants[1].credential.kind`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPath(Vec<Segment>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl KeyPath {
+    fn key(k: &str) -> Self {
+        Self(vec![Segment::Key(k.to_owned())])
+    }
+    fn then(mut self, k: &str) -> Self {
+        self.0.push(Segment::Key(k.to_owned()));
+        self
+    }
+    fn index(mut self, i: usize) -> Self {
+        self.0.push(Segment::Index(i));
+        self
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Segment::Key(k) if i == 0 => write!(f, "{k}")?,
+                Segment::Key(k) => write!(f, ".{k}")?,
+                Segment::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Maps byte offsets and key paths of one TOML text to lines, columns and keys.
+struct KeyLocator<'a> {
+    text: &'a str,
+    name: &'a str,
+    root: Option<toml::Spanned<toml::de::DeTable<'a>>>,
+}
+
+type DeValue<'a> = toml::de::DeValue<'a>;
+
+impl<'a> KeyLocator<'a> {
+    fn new(text: &'a str, name: &'a str) -> Self {
+        Self {
+            text,
+            name,
+            root: toml::de::DeTable::parse(text).ok(),
+        }
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    /// An error from toml/serde: its span gives the place, the spanned tree the key.
+    fn serde_error(&self, e: &toml::de::Error) -> ConfigError {
+        let offset = e.span().map_or(0, |s| s.start);
+        let (line, column) = self.line_col(offset);
+        let key = self
+            .root
+            .as_ref()
+            .map(|r| path_at(r.get_ref(), offset, KeyPath::default()))
+            .unwrap_or_default();
+        ConfigError::Invalid {
+            path: self.name.to_owned(),
+            line,
+            column,
+            key: key.to_string(),
+            message: tidy_serde_message(e.message()),
+        }
+    }
+
+    /// An error about `key`, placed at the key's line.
+    fn key_error(&self, key: &KeyPath, message: String) -> ConfigError {
+        let offset = self
+            .root
+            .as_ref()
+            .and_then(|r| span_of(r.get_ref(), &key.0))
+            .unwrap_or(0);
+        let (line, column) = self.line_col(offset);
+        ConfigError::Invalid {
+            path: self.name.to_owned(),
+            line,
+            column,
+            key: key.to_string(),
+            message,
+        }
+    }
+}
+
+/// The deepest key whose key or value span contains `offset`.
+fn path_at(table: &toml::de::DeTable<'_>, offset: usize, here: KeyPath) -> KeyPath {
+    for (k, v) in table {
+        let in_key = k.span().contains(&offset);
+        let in_value = v.span().contains(&offset) || v.span().end == offset;
+        if in_key || in_value {
+            let next = here.clone().then(k.get_ref());
+            return if in_key {
+                next
+            } else {
+                path_in_value(v.get_ref(), offset, next)
+            };
+        }
+    }
+    here
+}
+
+fn path_in_value(value: &DeValue<'_>, offset: usize, here: KeyPath) -> KeyPath {
+    match value {
+        DeValue::Table(t) => path_at(t, offset, here),
+        DeValue::Array(items) => items
+            .iter()
+            .enumerate()
+            .find(|(_, item)| item.span().contains(&offset))
+            .map(|(i, item)| path_in_value(item.get_ref(), offset, here.clone().index(i)))
+            .unwrap_or(here),
+        _ => here,
+    }
+}
+
+/// Byte offset of the key at `path`.
+fn span_of(table: &toml::de::DeTable<'_>, path: &[Segment]) -> Option<usize> {
+    let (Segment::Key(first), rest) = path.split_first()? else {
+        return None;
+    };
+    let (key, value) = table.iter().find(|(k, _)| k.get_ref() == first)?;
+    if rest.is_empty() {
+        return Some(key.span().start);
+    }
+    span_in_value(value, rest).or(Some(key.span().start))
+}
+
+fn span_in_value(value: &toml::Spanned<DeValue<'_>>, path: &[Segment]) -> Option<usize> {
+    match (value.get_ref(), path.first()?) {
+        (DeValue::Table(t), Segment::Key(_)) => span_of(t, path),
+        (DeValue::Array(items), Segment::Index(i)) => {
+            let item = items.get(*i)?;
+            if path.len() == 1 {
+                Some(item.span().start)
+            } else {
+                span_in_value(item, &path[1..])
+            }
+        }
+        _ => None,
+    }
+}
+
+/// serde says "unknown field `x`, expected one of ..."; a config user thinks in keys.
+fn tidy_serde_message(message: &str) -> String {
+    let message = message.trim();
+    if let Some(rest) = message.strip_prefix("unknown field") {
+        let expected = rest.split_once(", expected").map(|(_, e)| e.trim());
+        return match expected {
+            Some(e) => format!("unknown key (expected {e})"),
+            None => "unknown key".to_owned(),
+        };
+    }
+    message.replace("missing field", "missing key")
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration like \"5m\": {e}")))
+}
+
+fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::tz::TimeZone, D::Error> {
+    let s = String::deserialize(d)?;
+    jiff::tz::TimeZone::get(&s).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "unknown time zone {s:?} (use an IANA name like \"Europe/Amsterdam\")"
+        ))
+    })
+}
+
+fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<lettre::message::Mailbox, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse()
+        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a mail address: {e}")))
+}
+
+fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<lettre::message::Mailbox>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    list.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a mail address: {e}")))
+        })
+        .collect()
+}
+
+fn arm_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    let s = String::deserialize(d)?;
+    let url = Url::parse(&s)
+        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(Some(url)),
+        "http" if is_loopback(&url) => Ok(Some(url)),
+        "http" => Err(serde::de::Error::custom(
+            "plain http:// is accepted only for loopback hosts; use https://",
+        )),
+        other => Err(serde::de::Error::custom(format!(
+            "scheme {other:?} is not http(s)"
+        ))),
+    }
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `[::1]`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[smtp]
+host = "smtp.example.com"
+from = "pirwatch <pirwatch@example.com>"
+
+[[tenants]]
+name = "contoso"
+tenant_id = "00000000-0000-0000-0000-000000000001"
+subscriptions = ["sub-1"]
+recipients = ["incidents@contoso.example"]
+timezone = "Europe/Amsterdam"
+[tenants.credential]
+kind = "azure_cli"
+"#;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "config.toml")
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(MINIMAL, "config.toml").expect("valid");
+        assert_eq!(c.poll.interval, Duration::from_secs(300));
+        assert_eq!(c.poll.lookback, Duration::from_secs(30 * 86400));
+        assert_eq!(c.poll.api_version, "2025-05-01");
+        assert_eq!(c.smtp.port(), 587);
+        assert_eq!(c.tenants[0].cloud, CloudName::Public);
+        assert!(c.notify.event_types.contains("ServiceIssue"));
+        assert!(!c.notify.event_types.contains("PlannedMaintenance"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "[poll]\nintervall = \"5m\"\n".to_owned() + MINIMAL;
+        let e = err(&text);
+        assert!(
+            e.starts_with("config.toml:2:1: poll.intervall: unknown key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_value_names_key_in_array_of_tables() {
+        let text = MINIMAL.replace("Europe/Amsterdam", "Mars/Olympus");
+        let e = err(&text);
+        assert!(e.starts_with("config.toml:11:"), "{e}");
+        assert!(e.contains("tenants[0].timezone: unknown time zone"), "{e}");
+    }
+
+    #[test]
+    fn inline_secret_is_an_unknown_key() {
+        let text = MINIMAL.replace(
+            "kind = \"azure_cli\"",
+            "kind = \"client_secret\"\nclient_id = \"x\"\nclient_secret = \"hunter2\"",
+        );
+        let e = err(&text);
+        assert!(e.contains("unknown"), "{e}");
+        assert!(!e.contains("hunter2"), "secret echoed: {e}");
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback() {
+        let ok = MINIMAL.replace(
+            "subscriptions",
+            "arm_endpoint = \"http://127.0.0.1:8080\"\nsubscriptions",
+        );
+        assert!(Config::parse(&ok, "c").is_ok());
+        let bad = MINIMAL.replace(
+            "subscriptions",
+            "arm_endpoint = \"http://arm.example.com\"\nsubscriptions",
+        );
+        let e = err(&bad);
+        assert!(e.contains("tenants[0].arm_endpoint"), "{e}");
+        assert!(e.contains("loopback"), "{e}");
+    }
+
+    #[test]
+    fn cross_field_errors_point_at_the_key_line() {
+        let text = MINIMAL.replace("subscriptions = [\"sub-1\"]", "subscriptions = []");
+        let e = err(&text);
+        assert!(
+            e.starts_with("config.toml:10:1: tenants[0].subscriptions:"),
+            "{e}"
+        );
+        let dup = format!("{MINIMAL}{}", &MINIMAL[MINIMAL.find("[[tenants]]").unwrap_or(0)..]);
+        let e = err(&dup);
+        assert!(e.contains("tenants[1].name: duplicate tenant name"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_and_enum_are_located() {
+        let text = format!("[poll]\ninterval = \"often\"\n{MINIMAL}");
+        assert!(err(&text).starts_with("config.toml:2:"));
+        let text = MINIMAL.replace("[smtp]", "[smtp]\nsecurity = \"ssl\"");
+        let e = err(&text);
+        assert!(e.contains("smtp.security"), "{e}");
+    }
+
+    #[test]
+    fn secret_files_resolve_beside_the_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pw"), "s3cret\n").expect("write");
+        let mut c = Config::parse(MINIMAL, "c").expect("valid");
+        c.dir = dir.path().to_path_buf();
+        let s = c.read_secret("smtp.password_file", Path::new("pw")).expect("read");
+        use secrecy::ExposeSecret;
+        assert_eq!(s.expose_secret(), "s3cret");
+        let e = c
+            .read_secret("smtp.password_file", Path::new("missing"))
+            .expect_err("missing file");
+        assert!(e.to_string().starts_with("smtp.password_file: cannot read secret file"));
+    }
+}

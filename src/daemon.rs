@@ -1,0 +1,336 @@
+//! The daemon: one cycle (poll every scope → diff against the store → decide mails → commit
+//! changes and mails in one transaction → deliver what is due), and the loop around it.
+//!
+//! Time is a parameter of every step, so tests and the demo can run a cycle at any instant.
+//! Shutdown is a `CancellationToken`: a poll in flight is abandoned (nothing of it was
+//! committed), a delivery in flight is finished, then the loop returns.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Timestamp, civil::Date};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, TenantConfig};
+use crate::followup::claim::claim_deadline;
+use crate::incident::{Incident, NoticeKind};
+use crate::notify::email::Mailer;
+use crate::notify::outbox::{self, DeliveryReport};
+use crate::notify::render::{MailContext, RenderError, Renderer};
+use crate::source::azure::cloud::Cloud;
+use crate::source::{ScopeResult, Source};
+use crate::store::{NewMail, ScopeOutcome, Store, StoreError};
+use crate::tracker::{self, Disposition, Observation};
+
+/// A cycle could not be completed. Poll and delivery failures are not errors: they are
+/// reported and retried. These are.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+/// What one poll of every tenant found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollReport {
+    pub scopes_ok: usize,
+    pub scopes_failed: usize,
+    pub events: usize,
+    /// Malformed events skipped.
+    pub skipped: usize,
+    pub incidents_changed: usize,
+    pub mails_queued: usize,
+}
+
+/// What one whole cycle did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleReport {
+    pub poll: PollReport,
+    pub delivery: DeliveryReport,
+    /// Mails still queued after delivery.
+    pub still_queued: i64,
+}
+
+/// The parts of the pipeline, wired together.
+#[derive(Debug)]
+pub struct Daemon {
+    config: Arc<Config>,
+    store: Store,
+    source: Source,
+    mailer: Mailer,
+    renderer: Renderer,
+    message_id_domain: String,
+}
+
+impl Daemon {
+    pub fn new(config: Arc<Config>, store: Store, source: Source, mailer: Mailer) -> Self {
+        let message_id_domain = config.smtp.from.email.domain().to_owned();
+        Self {
+            config,
+            store,
+            source,
+            mailer,
+            renderer: Renderer::new(),
+            message_id_domain,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// One full cycle at `now`: poll, then deliver what is due by `due_by`.
+    pub async fn cycle(
+        &self,
+        now: Timestamp,
+        due_by: Timestamp,
+        stop: &CancellationToken,
+    ) -> Result<CycleReport, CycleError> {
+        let poll = tokio::select! {
+            r = self.poll(now) => r?,
+            () = stop.cancelled() => return Ok(CycleReport::default()),
+        };
+        let delivery = self.deliver(now, due_by, stop).await?;
+        Ok(CycleReport {
+            poll,
+            delivery,
+            still_queued: self.store.queued_count().await?,
+        })
+    }
+
+    /// Delivers queued mail due by `due_by`.
+    pub async fn deliver(
+        &self,
+        now: Timestamp,
+        due_by: Timestamp,
+        stop: &CancellationToken,
+    ) -> Result<DeliveryReport, StoreError> {
+        outbox::deliver_due(&self.store, &self.mailer, now, due_by, stop).await
+    }
+
+    /// Polls every tenant and commits what changed, with the mails it causes.
+    pub async fn poll(&self, now: Timestamp) -> Result<PollReport, CycleError> {
+        let mut report = PollReport::default();
+        for tenant in &self.config.tenants {
+            let results = self.source.poll(tenant, now).await;
+            self.commit_tenant(tenant, results, now, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn commit_tenant(
+        &self,
+        tenant: &TenantConfig,
+        results: Vec<ScopeResult>,
+        now: Timestamp,
+        report: &mut PollReport,
+    ) -> Result<(), CycleError> {
+        let known = self.store.known_scopes(&tenant.name).await?;
+        let mut fetched = Vec::new();
+        let mut first_poll = BTreeSet::new();
+        let mut outcomes = Vec::new();
+        for r in results {
+            report.skipped += r.skipped;
+            match r.outcome {
+                Ok(events) => {
+                    report.scopes_ok += 1;
+                    if !known.contains(r.scope.key()) {
+                        first_poll.insert(r.scope.clone());
+                    }
+                    fetched.extend(events);
+                    outcomes.push(ScopeOutcome {
+                        scope: r.scope.key().to_owned(),
+                        error: None,
+                    });
+                }
+                Err(e) => {
+                    report.scopes_failed += 1;
+                    tracing::warn!(tenant = %tenant.name, scope = %r.scope, error = %e,
+                        "scope not polled; will retry next cycle");
+                    outcomes.push(ScopeOutcome {
+                        scope: r.scope.key().to_owned(),
+                        error: Some(e.to_string()),
+                    });
+                }
+            }
+        }
+        report.events += fetched.len();
+        let ids: Vec<String> = fetched
+            .iter()
+            .map(|e| e.tracking_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let stored = self.store.load_incidents(&tenant.name, &ids).await?;
+        let observations: Vec<Observation> =
+            tracker::observe(&tenant.name, &fetched, &stored, &first_poll, now)
+                .into_iter()
+                .filter(|o| stored.get(&o.incident.tracking_id) != Some(&o.incident))
+                .collect();
+        let mails = self.plan_mails(tenant, &observations, now)?;
+        report.incidents_changed += observations.len();
+        report.mails_queued += mails.len();
+        self.store
+            .commit_poll(&tenant.name, &observations, &outcomes, &mails, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The mails a set of observations causes: at most one per incident, plus one digest.
+    fn plan_mails(
+        &self,
+        tenant: &TenantConfig,
+        observations: &[Observation],
+        now: Timestamp,
+    ) -> Result<Vec<NewMail>, RenderError> {
+        let cloud = Cloud::named(tenant.cloud);
+        let ctx = MailContext {
+            tenant: &tenant.name,
+            timezone: &tenant.timezone,
+            portal_url: cloud.service_health_url,
+            demo: self.source.is_demo(),
+        };
+        let today = now.to_zoned(tenant.timezone.clone()).date();
+        let mut mails = Vec::new();
+        let mut digest: Vec<(&Incident, Option<Date>)> = Vec::new();
+        for o in observations {
+            let i = &o.incident;
+            let deadline = deadline_of(i);
+            let notifiable = self.config.notify.event_types.contains(i.event_type.as_str());
+            let open = !i.false_positive && deadline.is_some_and(|d| d >= today);
+            match o.disposition(notifiable, open) {
+                Disposition::Silent => {}
+                Disposition::Digest => digest.push((i, deadline)),
+                Disposition::Mail(kind) => {
+                    let r = self.renderer.incident(kind, i, &o.new_updates, deadline, &ctx)?;
+                    let thread = self.thread_id(i);
+                    let message_id = if kind == NoticeKind::New {
+                        thread.clone()
+                    } else {
+                        self.message_id(&[&i.tracking_id, &i.tenant, kind.as_str()], now)
+                    };
+                    mails.push(NewMail {
+                        message_id,
+                        kind,
+                        incidents: vec![i.tracking_id.clone()],
+                        recipients: recipients(tenant),
+                        subject: r.subject,
+                        body_text: r.text,
+                        body_html: r.html,
+                        thread_id: Some(thread),
+                    });
+                }
+            }
+        }
+        if !digest.is_empty() {
+            let r = self.renderer.digest(&digest, &ctx)?;
+            mails.push(NewMail {
+                message_id: self.message_id(&[&tenant.name, "digest"], now),
+                kind: NoticeKind::Digest,
+                incidents: digest.iter().map(|(i, _)| i.tracking_id.clone()).collect(),
+                recipients: recipients(tenant),
+                subject: r.subject,
+                body_text: r.text,
+                body_html: r.html,
+                thread_id: None,
+            });
+        }
+        Ok(mails)
+    }
+
+    /// The root of an incident's mail thread; the first mail about it carries this id.
+    fn thread_id(&self, i: &Incident) -> String {
+        format!(
+            "<{}.{}.incident@{}>",
+            id_part(&i.tracking_id),
+            id_part(&i.tenant),
+            self.message_id_domain
+        )
+    }
+
+    fn message_id(&self, parts: &[&str], now: Timestamp) -> String {
+        let parts: Vec<String> = parts.iter().map(|p| id_part(p)).collect();
+        format!(
+            "<{}.{}@{}>",
+            parts.join("."),
+            now.as_millisecond(),
+            self.message_id_domain
+        )
+    }
+
+    /// Polls every `interval` and delivers due mail between polls, until `stop`.
+    pub async fn run(&self, interval: Duration, stop: CancellationToken) {
+        let tick = interval.min(Duration::from_secs(30));
+        let mut next_poll = tokio::time::Instant::now();
+        loop {
+            let now = Timestamp::now();
+            if tokio::time::Instant::now() >= next_poll {
+                next_poll = tokio::time::Instant::now() + interval;
+                match self.cycle(now, now, &stop).await {
+                    Ok(r) => log_cycle(&r),
+                    Err(e) => tracing::error!(error = %e, "cycle failed; retrying next interval"),
+                }
+            } else if let Err(e) = self.deliver(now, now, &stop).await {
+                tracing::error!(error = %e, "delivering mail failed");
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(tick) => {}
+            }
+        }
+        tracing::info!("stopped");
+    }
+}
+
+fn log_cycle(r: &CycleReport) {
+    tracing::info!(
+        scopes_ok = r.poll.scopes_ok,
+        scopes_failed = r.poll.scopes_failed,
+        events = r.poll.events,
+        skipped = r.poll.skipped,
+        changed = r.poll.incidents_changed,
+        queued = r.poll.mails_queued,
+        sent = r.delivery.sent,
+        deferred = r.delivery.deferred,
+        failed = r.delivery.failed,
+        still_queued = r.still_queued,
+        "cycle done"
+    );
+}
+
+/// The SLA claim deadline, for service issues.
+pub fn deadline_of(i: &Incident) -> Option<Date> {
+    i.event_type
+        .is_service_issue()
+        .then(|| claim_deadline(i.impact_start.unwrap_or(i.first_seen), 1))
+}
+
+fn recipients(t: &TenantConfig) -> Vec<String> {
+    t.recipients.iter().map(ToString::to_string).collect()
+}
+
+/// A `Message-ID` fragment: only characters safe in a dot-atom.
+fn id_part(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect()
+}
+
+/// The incidents known to the store, with their last mail, keyed for display.
+pub async fn incident_rows(
+    store: &Store,
+) -> Result<Vec<(Incident, Option<crate::store::LastMail>)>, StoreError> {
+    let mut last: HashMap<(String, String), crate::store::LastMail> = store.last_mails().await?;
+    Ok(store
+        .all_incidents()
+        .await?
+        .into_iter()
+        .map(|i| {
+            let m = last.remove(&(i.tenant.clone(), i.tracking_id.clone()));
+            (i, m)
+        })
+        .collect())
+}

@@ -1,0 +1,390 @@
+//! Rendering mail: templates with autoescaping (minijinja), Azure's HTML sanitised (ammonia)
+//! before it enters ours, and turned into readable text (html2text) for the text part.
+//!
+//! Templates live in `templates/` and are compiled into the binary. `.html` templates are
+//! escaped, `.txt` ones are not.
+
+use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::incident::{Incident, NoticeKind, PirState};
+use crate::source::event::Update;
+
+/// A rendered mail body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Rendering failed: a template bug, reported rather than sending a broken mail.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {template}: {source}")]
+pub struct RenderError {
+    template: &'static str,
+    source: minijinja::Error,
+}
+
+/// What a mail needs to know beyond the incident itself.
+#[derive(Debug, Clone)]
+pub struct MailContext<'a> {
+    pub tenant: &'a str,
+    pub timezone: &'a TimeZone,
+    /// Service Health in the tenant's cloud's portal.
+    pub portal_url: &'a str,
+    /// Where the source is the built-in demo, mails say so.
+    pub demo: bool,
+}
+
+/// An incident as the templates see it.
+#[derive(Debug, Serialize)]
+struct IncidentView {
+    tracking_id: String,
+    title: String,
+    event_type: String,
+    status: String,
+    resolved: bool,
+    service_issue: bool,
+    false_positive: bool,
+    pir: &'static str,
+    summary: Option<Html>,
+    description: Option<Html>,
+    latest_update: Option<UpdateView>,
+    pir_update: Option<UpdateView>,
+    new_updates: Vec<UpdateView>,
+    services: Vec<String>,
+    regions: Vec<String>,
+    subscriptions: Vec<String>,
+    impact_start: Option<String>,
+    mitigated_at: Option<String>,
+    claim_deadline: Option<String>,
+}
+
+/// Azure HTML, sanitised, with its text rendering.
+#[derive(Debug, Serialize)]
+struct Html {
+    html: String,
+    text: String,
+}
+
+#[derive(Debug, Serialize)]
+struct UpdateView {
+    published: String,
+    tags: Vec<String>,
+    body: Html,
+}
+
+/// Sanitises Azure's HTML for inclusion in ours.
+pub fn sanitize(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+/// Azure's HTML as readable plain text.
+pub fn to_text(html: &str) -> String {
+    let clean = sanitize(html);
+    html2text::from_read(clean.as_bytes(), 78)
+        .unwrap_or(clean)
+        .trim_end()
+        .to_owned()
+}
+
+fn html(raw: &str) -> Html {
+    Html {
+        html: sanitize(raw),
+        text: to_text(raw),
+    }
+}
+
+/// A time in the team's zone: `Tue 2026-05-12 16:45 CEST (UTC+02:00)`.
+pub fn local_time(t: Timestamp, tz: &TimeZone) -> String {
+    t.to_zoned(tz.clone())
+        .strftime("%a %Y-%m-%d %H:%M %Z (UTC%:z)")
+        .to_string()
+}
+
+fn date(d: Date) -> String {
+    d.strftime("%A %Y-%m-%d").to_string()
+}
+
+fn update_view(u: &Update, tz: &TimeZone) -> UpdateView {
+    UpdateView {
+        published: local_time(u.published, tz),
+        tags: u.tags.iter().cloned().collect(),
+        body: html(&u.summary),
+    }
+}
+
+/// The template engine with pirwatch's templates loaded.
+#[derive(Debug)]
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const TEMPLATES: [(&str, &str); 4] = [
+    ("incident.html", include_str!("../../templates/incident.html")),
+    ("incident.txt", include_str!("../../templates/incident.txt")),
+    ("digest.html", include_str!("../../templates/digest.html")),
+    ("digest.txt", include_str!("../../templates/digest.txt")),
+];
+
+impl Renderer {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                // The templates are compiled in and covered by tests; fail loudly if not.
+                panic!("built-in template {name} does not parse: {e}");
+            }
+        }
+        Self { env }
+    }
+
+    /// The mail about one incident. `new_updates` are the updates this mail reports.
+    pub fn incident(
+        &self,
+        kind: NoticeKind,
+        incident: &Incident,
+        new_updates: &[Update],
+        claim_deadline: Option<Date>,
+        ctx: &MailContext<'_>,
+    ) -> Result<Rendered, RenderError> {
+        let view = view(incident, new_updates, claim_deadline, ctx.timezone);
+        let subject = subject(kind, incident, ctx);
+        let vars = minijinja::context! {
+            kind => kind.as_str(),
+            subject => &subject,
+            tenant => ctx.tenant,
+            timezone => ctx.timezone.iana_name().unwrap_or("UTC"),
+            portal_url => ctx.portal_url,
+            demo => ctx.demo,
+            i => minijinja::Value::from(minijinja::value::Serde(&view)),
+        };
+        Ok(Rendered {
+            text: self.render("incident.txt", &vars)?,
+            html: self.render("incident.html", &vars)?,
+            subject,
+        })
+    }
+
+    /// The first-poll digest: resolved incidents whose follow-ups are still open.
+    pub fn digest(
+        &self,
+        incidents: &[(&Incident, Option<Date>)],
+        ctx: &MailContext<'_>,
+    ) -> Result<Rendered, RenderError> {
+        let views: Vec<IncidentView> = incidents
+            .iter()
+            .map(|(i, deadline)| view(i, &[], *deadline, ctx.timezone))
+            .collect();
+        let subject = format!(
+            "[pirwatch/{}] {}{} recent Azure incident{} with open follow-ups",
+            ctx.tenant,
+            if ctx.demo { "DEMO: " } else { "" },
+            views.len(),
+            if views.len() == 1 { "" } else { "s" }
+        );
+        let vars = minijinja::context! {
+            subject => &subject,
+            tenant => ctx.tenant,
+            timezone => ctx.timezone.iana_name().unwrap_or("UTC"),
+            portal_url => ctx.portal_url,
+            demo => ctx.demo,
+            incidents => minijinja::Value::from(minijinja::value::Serde(&views)),
+        };
+        Ok(Rendered {
+            text: self.render("digest.txt", &vars)?,
+            html: self.render("digest.html", &vars)?,
+            subject,
+        })
+    }
+
+    fn render(&self, name: &'static str, vars: &minijinja::Value) -> Result<String, RenderError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(vars))
+            .map_err(|source| RenderError {
+                template: name,
+                source,
+            })
+    }
+}
+
+fn view(
+    i: &Incident,
+    new_updates: &[Update],
+    claim_deadline: Option<Date>,
+    tz: &TimeZone,
+) -> IncidentView {
+    IncidentView {
+        tracking_id: i.tracking_id.clone(),
+        title: i.title.clone(),
+        event_type: i.event_type.to_string(),
+        status: i.status.to_string(),
+        resolved: i.is_resolved(),
+        service_issue: i.event_type.is_service_issue(),
+        false_positive: i.false_positive,
+        pir: match i.pir {
+            PirState::None => "none",
+            PirState::Preliminary => "preliminary",
+            PirState::Final => "final",
+        },
+        summary: i.summary.as_deref().map(html),
+        description: i.description.as_deref().or(i.article.as_deref()).map(html),
+        latest_update: i.latest_update().map(|u| update_view(u, tz)),
+        pir_update: i.pir_update().map(|u| update_view(u, tz)),
+        new_updates: new_updates.iter().rev().map(|u| update_view(u, tz)).collect(),
+        services: i.services().into_iter().map(str::to_owned).collect(),
+        regions: i.regions().into_iter().map(str::to_owned).collect(),
+        subscriptions: i.subscriptions.iter().cloned().collect(),
+        impact_start: i.impact_start.map(|t| local_time(t, tz)),
+        mitigated_at: i.mitigated_at.map(|t| local_time(t, tz)),
+        claim_deadline: claim_deadline.map(date),
+    }
+}
+
+fn subject(kind: NoticeKind, i: &Incident, ctx: &MailContext<'_>) -> String {
+    let what = match kind {
+        NoticeKind::New => "Azure incident".to_owned(),
+        NoticeKind::Update => "Update on Azure incident".to_owned(),
+        NoticeKind::Resolved => "Resolved: Azure incident".to_owned(),
+        NoticeKind::Pir => format!("{} PIR published, review it: Azure incident", pir_word(i.pir)),
+        NoticeKind::FalsePositive => "False positive: Azure incident".to_owned(),
+        NoticeKind::Digest => "Azure incidents".to_owned(),
+    };
+    let title: String = i.title.chars().take(120).collect();
+    format!(
+        "[pirwatch/{}] {}{what} {}: {title}",
+        ctx.tenant,
+        if ctx.demo { "DEMO: " } else { "" },
+        i.tracking_id
+    )
+}
+
+fn pir_word(p: PirState) -> &'static str {
+    match p {
+        PirState::Final => "Final",
+        PirState::Preliminary => "Preliminary",
+        PirState::None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::event::{EventType, ImpactedRegion};
+    use std::collections::BTreeSet;
+
+    fn incident() -> Incident {
+        let at = |s: &str| s.parse::<Timestamp>().expect("ts");
+        Incident {
+            tenant: "contoso".into(),
+            tracking_id: "BC_1-FXZ".into(),
+            event_type: EventType::ServiceIssue,
+            status: "Resolved".into(),
+            title: "Virtual Machines <West US>".into(),
+            summary: Some("<p>Impact <b>mitigated</b><script>alert(1)</script></p>".into()),
+            description: None,
+            article: None,
+            level: None,
+            impact_start: Some(at("2026-03-29T00:30:00Z")),
+            mitigated_at: Some(at("2026-03-29T03:15:00Z")),
+            last_update: None,
+            pir: PirState::Final,
+            false_positive: false,
+            impacts: vec![ImpactedRegion {
+                service: "Virtual Machines".into(),
+                region: "West US".into(),
+                status: "Resolved".into(),
+                subscriptions: BTreeSet::new(),
+            }],
+            subscriptions: ["sub-1".to_owned()].into(),
+            updates: vec![Update {
+                published: at("2026-04-05T10:00:00Z"),
+                summary: "<p>Final PIR: <a href=\"https://x.example\" onclick=\"evil()\">root cause</a></p>"
+                    .into(),
+                tags: ["Final PIR".to_owned()].into(),
+                service: "Virtual Machines".into(),
+                region: "West US".into(),
+            }],
+            first_seen: at("2026-03-29T01:00:00Z"),
+            sensitive: false,
+            details_unavailable: false,
+        }
+    }
+
+    fn ctx(tz: &TimeZone) -> MailContext<'_> {
+        MailContext {
+            tenant: "contoso",
+            timezone: tz,
+            portal_url: "https://portal.azure.com/#health",
+            demo: false,
+        }
+    }
+
+    #[test]
+    fn pir_mail_is_sanitised_localised_and_complete() {
+        let tz = TimeZone::get("Europe/Amsterdam").expect("tz");
+        let i = incident();
+        let deadline = jiff::civil::date(2026, 5, 31);
+        let r = Renderer::new()
+            .incident(NoticeKind::Pir, &i, &i.updates, Some(deadline), &ctx(&tz))
+            .expect("renders");
+        assert!(r.subject.contains("Final PIR published"), "{}", r.subject);
+        assert!(r.subject.contains("BC_1-FXZ"));
+        for part in [&r.text, &r.html] {
+            assert!(part.contains("BC_1-FXZ"));
+            assert!(part.contains("2026-05-31"));
+            assert!(part.contains("West US"));
+            assert!(part.contains("sub-1"));
+            assert!(part.contains("https://portal.azure.com/#health"));
+            // 00:30 UTC on the DST switch day is 01:30 CET; 03:15 UTC is 05:15 CEST.
+            assert!(part.contains("2026-03-29 01:30 CET"), "{part}");
+            assert!(part.contains("2026-03-29 05:15 CEST"), "{part}");
+        }
+        assert!(!r.html.contains("<script"));
+        assert!(!r.html.contains("onclick"));
+        assert!(r.html.contains("<b>mitigated</b>"));
+        assert!(r.html.contains("Virtual Machines &lt;West US&gt;"));
+        assert!(!r.text.contains("<b>"));
+        assert!(r.text.contains("mitigated"));
+        assert!(r.text.contains("root cause"));
+    }
+
+    #[test]
+    fn every_kind_renders() {
+        let tz = TimeZone::UTC;
+        let i = incident();
+        let r = Renderer::new();
+        for kind in [
+            NoticeKind::New,
+            NoticeKind::Update,
+            NoticeKind::Resolved,
+            NoticeKind::Pir,
+            NoticeKind::FalsePositive,
+        ] {
+            let m = r
+                .incident(kind, &i, &[], None, &ctx(&tz))
+                .expect("renders");
+            assert!(!m.text.is_empty() && !m.html.is_empty());
+        }
+        let d = r.digest(&[(&i, None)], &ctx(&tz)).expect("digest");
+        assert!(d.subject.contains("1 recent Azure incident with"));
+        assert!(d.text.contains("BC_1-FXZ"));
+    }
+}

@@ -1,0 +1,45 @@
+//! Sources of Service Health events: Azure Resource Manager, or the built-in demo timeline.
+//! Both yield the same [`event::HealthEvent`]s, so the rest of pirwatch never asks which.
+
+pub mod azure;
+pub mod demo;
+pub mod event;
+
+use jiff::Timestamp;
+
+use crate::config::TenantConfig;
+use event::{HealthEvent, Scope};
+
+/// How polling one scope went.
+#[derive(Debug)]
+pub struct ScopeResult {
+    pub scope: Scope,
+    /// The events, or why the scope could not be polled.
+    pub outcome: Result<Vec<HealthEvent>, azure::PollError>,
+    /// Malformed events skipped.
+    pub skipped: usize,
+    /// HTTP requests made.
+    pub requests: usize,
+}
+
+/// Where events come from.
+#[derive(Debug)]
+pub enum Source {
+    Azure(azure::AzureSource),
+    Demo(demo::DemoSource),
+}
+
+impl Source {
+    /// Polls every scope of one tenant.
+    pub async fn poll(&self, tenant: &TenantConfig, now: Timestamp) -> Vec<ScopeResult> {
+        match self {
+            Self::Azure(a) => a.poll(tenant, now).await,
+            Self::Demo(d) => d.poll(now),
+        }
+    }
+
+    /// True for the demo: its mails say so.
+    pub fn is_demo(&self) -> bool {
+        matches!(self, Self::Demo(_))
+    }
+}
