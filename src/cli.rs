@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "PIRWATCH_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Log format (logs go to stderr).
-    #[arg(long, global = true, env = "PIRWATCH_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "PIRWATCH_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -69,7 +75,10 @@ pub struct InvalidConfig(pub String);
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("pirwatch: cannot start the async runtime: {e}");
@@ -128,7 +137,8 @@ fn mailer(config: &Config) -> anyhow::Result<Mailer> {
         }
         None => None,
     };
-    Mailer::smtp(&config.smtp, password, ca.as_deref()).map_err(|e| InvalidConfig(e.to_string()).into())
+    Mailer::smtp(&config.smtp, password, ca.as_deref())
+        .map_err(|e| InvalidConfig(e.to_string()).into())
 }
 
 /// The daemon for a config file: store opened, Azure source and SMTP mailer built.
@@ -154,8 +164,10 @@ async fn run(path: &Path) -> anyhow::Result<ExitCode> {
 
 async fn stop_on_signal(stop: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -173,7 +185,8 @@ async fn once(path: &Path) -> anyhow::Result<ExitCode> {
         .cycle(now, Timestamp::MAX, &CancellationToken::new())
         .await?;
     daemon.store().close().await;
-    let ok = report.poll.scopes_failed == 0 && report.still_queued == 0 && report.delivery.failed == 0;
+    let ok =
+        report.poll.scopes_failed == 0 && report.still_queued == 0 && report.delivery.failed == 0;
     eprintln!(
         "pirwatch once: {} scope(s) polled, {} failed; {} event(s), {} skipped; {} mail(s) queued, \
          {} sent, {} deferred, {} failed, {} still queued",
@@ -187,7 +200,11 @@ async fn once(path: &Path) -> anyhow::Result<ExitCode> {
         report.delivery.failed,
         report.still_queued
     );
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
@@ -271,10 +288,13 @@ fn print_incident_table(rows: &[IncidentJson]) {
         "TENANT", "TRACKING ID", "TYPE", "STATUS", "PIR", "CLAIM BY", "LAST MAIL"
     );
     for r in rows {
-        let mail = r.last_mail.as_ref().map_or("-".to_owned(), |m| match &m.error {
-            Some(e) if m.state == "failed" => format!("{} FAILED: {e}", m.kind),
-            _ => format!("{} {} {}", m.kind, m.state, m.at.get(..16).unwrap_or(&m.at)),
-        });
+        let mail = r
+            .last_mail
+            .as_ref()
+            .map_or("-".to_owned(), |m| match &m.error {
+                Some(e) if m.state == "failed" => format!("{} FAILED: {e}", m.kind),
+                _ => format!("{} {} {}", m.kind, m.state, m.at.get(..16).unwrap_or(&m.at)),
+            });
         println!(
             "{:<12} {:<12} {:<18} {:<9} {:<11} {:<10} {:<28} {}",
             r.tenant,
@@ -306,7 +326,8 @@ kind = "azure_cli"
 async fn demo(out: &Path) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     clear_demo_dir(out)?;
-    let mut config = Config::parse(DEMO_CONFIG, "demo").map_err(|e| InvalidConfig(e.to_string()))?;
+    let mut config =
+        Config::parse(DEMO_CONFIG, "demo").map_err(|e| InvalidConfig(e.to_string()))?;
     config.state.path = out.join("pirwatch.db");
     if let Some(t) = config.tenants.first_mut() {
         t.timezone = jiff::tz::TimeZone::system();
@@ -315,7 +336,7 @@ async fn demo(out: &Path) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.state.path).await?;
     let now = Timestamp::now();
     let anchor = now
-        .checked_sub(16.days().hours(3))?
+        .checked_sub(jiff::SignedDuration::from_hours(16 * 24 + 3))?
         .round(jiff::Unit::Hour)?;
     let demo = DemoSource::new(anchor);
     let steps = demo.step_times();
@@ -355,14 +376,17 @@ async fn print_demo_summary(daemon: &Daemon, out: &Path) -> anyhow::Result<()> {
     for (i, _) in daemon::incident_rows(daemon.store()).await? {
         if let Some(d) = daemon::deadline_of(&i) {
             println!(
-                "\nIncident {} started {}; SLA claim deadline: {} ({}).",
+                "\nIncident {} started {}; SLA claim deadline: {} \
+                 (end of its billing month + 2 months).",
                 i.tracking_id,
                 i.impact_start.map_or("?".into(), |t| t.to_string()),
                 d.strftime("%A %Y-%m-%d"),
-                "end of its billing month + 2 months"
             );
         }
     }
-    println!("\nOpen the .eml files in a mail client, or run: ls {}", out.display());
+    println!(
+        "\nOpen the .eml files in a mail client, or run: ls {}",
+        out.display()
+    );
     Ok(())
 }

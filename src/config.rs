@@ -357,10 +357,16 @@ impl Config {
         for (i, t) in self.tenants.iter().enumerate() {
             let at = KeyPath::key("tenants").index(i);
             if !names.insert(t.name.as_str()) {
-                return Err((at.then("name"), format!("duplicate tenant name {:?}", t.name)));
+                return Err((
+                    at.then("name"),
+                    format!("duplicate tenant name {:?}", t.name),
+                ));
             }
             if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '/') {
-                return Err((at.then("name"), "must be non-empty, without spaces or '/'".into()));
+                return Err((
+                    at.then("name"),
+                    "must be non-empty, without spaces or '/'".into(),
+                ));
             }
             if t.subscriptions.is_empty() && !t.tenant_events {
                 return Err((
@@ -448,7 +454,9 @@ impl Config {
             file: path.display().to_string(),
             source,
         })?;
-        Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+        Ok(SecretString::from(
+            text.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
     }
 }
 
@@ -521,7 +529,7 @@ impl<'a> KeyLocator<'a> {
         let key = self
             .root
             .as_ref()
-            .map(|r| path_at(r.get_ref(), offset, KeyPath::default()))
+            .and_then(|r| path_at(r.get_ref(), offset, &KeyPath::default()))
             .unwrap_or_default();
         ConfigError::Invalid {
             path: self.name.to_owned(),
@@ -550,33 +558,35 @@ impl<'a> KeyLocator<'a> {
     }
 }
 
-/// The deepest key whose key or value span contains `offset`.
-fn path_at(table: &toml::de::DeTable<'_>, offset: usize, here: KeyPath) -> KeyPath {
+/// The deepest key whose key or value span contains `offset`. Table spans cover only their
+/// header, so every child is searched.
+fn path_at(table: &toml::de::DeTable<'_>, offset: usize, here: &KeyPath) -> Option<KeyPath> {
     for (k, v) in table {
-        let in_key = k.span().contains(&offset);
-        let in_value = v.span().contains(&offset) || v.span().end == offset;
-        if in_key || in_value {
-            let next = here.clone().then(k.get_ref());
-            return if in_key {
-                next
-            } else {
-                path_in_value(v.get_ref(), offset, next)
-            };
+        let path = here.clone().then(k.get_ref());
+        if let Some(deeper) = path_in_value(v, offset, &path) {
+            return Some(deeper);
+        }
+        if k.span().contains(&offset) {
+            return Some(path);
         }
     }
-    here
+    None
 }
 
-fn path_in_value(value: &DeValue<'_>, offset: usize, here: KeyPath) -> KeyPath {
-    match value {
-        DeValue::Table(t) => path_at(t, offset, here),
+fn path_in_value(
+    value: &toml::Spanned<DeValue<'_>>,
+    offset: usize,
+    here: &KeyPath,
+) -> Option<KeyPath> {
+    let inside = value.span().contains(&offset) || value.span().end == offset;
+    match value.get_ref() {
+        DeValue::Table(t) => path_at(t, offset, here).or_else(|| inside.then(|| here.clone())),
         DeValue::Array(items) => items
             .iter()
             .enumerate()
-            .find(|(_, item)| item.span().contains(&offset))
-            .map(|(i, item)| path_in_value(item.get_ref(), offset, here.clone().index(i)))
-            .unwrap_or(here),
-        _ => here,
+            .find_map(|(i, item)| path_in_value(item, offset, &here.clone().index(i)))
+            .or_else(|| inside.then(|| here.clone())),
+        _ => inside.then(|| here.clone()),
     }
 }
 
@@ -653,8 +663,8 @@ fn mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<lettre::message::Mai
 
 fn arm_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
     let s = String::deserialize(d)?;
-    let url = Url::parse(&s)
-        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a URL: {e}")))?;
+    let url =
+        Url::parse(&s).map_err(|e| serde::de::Error::custom(format!("{s:?} is not a URL: {e}")))?;
     match url.scheme() {
         "https" => Ok(Some(url)),
         "http" if is_loopback(&url) => Ok(Some(url)),
@@ -764,10 +774,13 @@ kind = "azure_cli"
         let text = MINIMAL.replace("subscriptions = [\"sub-1\"]", "subscriptions = []");
         let e = err(&text);
         assert!(
-            e.starts_with("config.toml:10:1: tenants[0].subscriptions:"),
+            e.starts_with("config.toml:9:1: tenants[0].subscriptions:"),
             "{e}"
         );
-        let dup = format!("{MINIMAL}{}", &MINIMAL[MINIMAL.find("[[tenants]]").unwrap_or(0)..]);
+        let dup = format!(
+            "{MINIMAL}{}",
+            &MINIMAL[MINIMAL.find("[[tenants]]").unwrap_or(0)..]
+        );
         let e = err(&dup);
         assert!(e.contains("tenants[1].name: duplicate tenant name"), "{e}");
     }
@@ -787,12 +800,17 @@ kind = "azure_cli"
         std::fs::write(dir.path().join("pw"), "s3cret\n").expect("write");
         let mut c = Config::parse(MINIMAL, "c").expect("valid");
         c.dir = dir.path().to_path_buf();
-        let s = c.read_secret("smtp.password_file", Path::new("pw")).expect("read");
+        let s = c
+            .read_secret("smtp.password_file", Path::new("pw"))
+            .expect("read");
         use secrecy::ExposeSecret;
         assert_eq!(s.expose_secret(), "s3cret");
         let e = c
             .read_secret("smtp.password_file", Path::new("missing"))
             .expect_err("missing file");
-        assert!(e.to_string().starts_with("smtp.password_file: cannot read secret file"));
+        assert!(
+            e.to_string()
+                .starts_with("smtp.password_file: cannot read secret file")
+        );
     }
 }

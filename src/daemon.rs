@@ -116,7 +116,8 @@ impl Daemon {
         let mut report = PollReport::default();
         for tenant in &self.config.tenants {
             let results = self.source.poll(tenant, now).await;
-            self.commit_tenant(tenant, results, now, &mut report).await?;
+            self.commit_tenant(tenant, results, now, &mut report)
+                .await?;
         }
         Ok(report)
     }
@@ -199,13 +200,19 @@ impl Daemon {
         for o in observations {
             let i = &o.incident;
             let deadline = deadline_of(i);
-            let notifiable = self.config.notify.event_types.contains(i.event_type.as_str());
+            let notifiable = self
+                .config
+                .notify
+                .event_types
+                .contains(i.event_type.as_str());
             let open = !i.false_positive && deadline.is_some_and(|d| d >= today);
             match o.disposition(notifiable, open) {
                 Disposition::Silent => {}
                 Disposition::Digest => digest.push((i, deadline)),
                 Disposition::Mail(kind) => {
-                    let r = self.renderer.incident(kind, i, &o.new_updates, deadline, &ctx)?;
+                    let r = self
+                        .renderer
+                        .incident(kind, i, &o.new_updates, deadline, &ctx)?;
                     let thread = self.thread_id(i);
                     let message_id = if kind == NoticeKind::New {
                         thread.clone()
@@ -315,7 +322,13 @@ fn recipients(t: &TenantConfig) -> Vec<String> {
 /// A `Message-ID` fragment: only characters safe in a dot-atom.
 fn id_part(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

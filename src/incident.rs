@@ -171,7 +171,11 @@ impl NoticeKind {
             Change::New => (2, Self::New),
             Change::Updated { .. } => (1, Self::Update),
         };
-        changes.iter().map(rank).max_by_key(|(r, _)| *r).map(|(_, k)| k)
+        changes
+            .iter()
+            .map(rank)
+            .max_by_key(|(r, _)| *r)
+            .map(|(_, k)| k)
     }
 }
 

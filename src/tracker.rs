@@ -240,7 +240,11 @@ fn contains_update(list: &[Update], u: &Update) -> bool {
 }
 
 fn sort_updates(updates: &mut [Update]) {
-    updates.sort_by(|a, b| a.published.cmp(&b.published).then(a.summary.cmp(&b.summary)));
+    updates.sort_by(|a, b| {
+        a.published
+            .cmp(&b.published)
+            .then(a.summary.cmp(&b.summary))
+    });
 }
 
 /// Union of impacted (service, region) pairs; `newer` wins for a pair in both.
@@ -253,7 +257,9 @@ fn merge_impacts(older: &[ImpactedRegion], newer: Vec<ImpactedRegion>) -> Vec<Im
         let key = (i.service.clone(), i.region.clone());
         let mut merged = i;
         if let Some(old) = by_key.get(&key) {
-            merged.subscriptions.extend(old.subscriptions.iter().cloned());
+            merged
+                .subscriptions
+                .extend(old.subscriptions.iter().cloned());
         }
         by_key.insert(key, merged);
     }
@@ -336,12 +342,19 @@ mod tests {
             o.incident.subscriptions.iter().collect::<Vec<_>>(),
             vec!["a", "b"]
         );
-        assert_eq!(o.disposition(true, true), Disposition::Mail(NoticeKind::New));
+        assert_eq!(
+            o.disposition(true, true),
+            Disposition::Mail(NoticeKind::New)
+        );
     }
 
     #[test]
     fn a_repeat_poll_changes_nothing() {
-        let e = event(sub("a"), "Active", vec![update("2026-05-12T15:00:00Z", "x", &[])]);
+        let e = event(
+            sub("a"),
+            "Active",
+            vec![update("2026-05-12T15:00:00Z", "x", &[])],
+        );
         let first = observe_one(std::slice::from_ref(&e), &[], &[]);
         let again = observe_one(&[e], &[first.incident], &[]);
         assert!(again.changes.is_empty());
@@ -364,7 +377,10 @@ mod tests {
                 Change::Pir(PirState::Final)
             ]
         );
-        assert_eq!(o.disposition(true, true), Disposition::Mail(NoticeKind::Pir));
+        assert_eq!(
+            o.disposition(true, true),
+            Disposition::Mail(NoticeKind::Pir)
+        );
         assert_eq!(o.incident.updates.len(), 2);
         assert_eq!(o.incident.updates[0].summary, "first");
     }
@@ -388,7 +404,11 @@ mod tests {
     fn false_positive_mails_once_then_stops() {
         let u1 = update("2026-05-12T15:00:00Z", "first", &[]);
         let stored = observe_one(&[event(sub("a"), "Active", vec![u1.clone()])], &[], &[]);
-        let fp = update("2026-05-13T15:00:00Z", "healthy after all", &[TAG_FALSE_POSITIVE]);
+        let fp = update(
+            "2026-05-13T15:00:00Z",
+            "healthy after all",
+            &[TAG_FALSE_POSITIVE],
+        );
         let e = event(sub("a"), "Resolved", vec![fp.clone(), u1.clone()]);
         let o = observe_one(&[e], &[stored.incident], &[]);
         assert_eq!(
@@ -407,7 +427,10 @@ mod tests {
         let active = event(sub("new"), "Active", vec![]);
         let o = observe_one(&[active], &[], &[sub("new")]);
         assert!(o.via_first_poll);
-        assert_eq!(o.disposition(true, true), Disposition::Mail(NoticeKind::New));
+        assert_eq!(
+            o.disposition(true, true),
+            Disposition::Mail(NoticeKind::New)
+        );
         let resolved = event(sub("new"), "Resolved", vec![]);
         let o = observe_one(&[resolved], &[], &[sub("new")]);
         assert_eq!(o.disposition(true, true), Disposition::Digest);

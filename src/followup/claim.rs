@@ -15,7 +15,10 @@ pub fn claim_deadline(incident: Timestamp, billing_start_day: i8) -> Date {
     let day = incident.to_zoned(TimeZone::UTC).date();
     let end = billing_period_end(day, billing_start_day.clamp(1, 28));
     let reading_a = end.saturating_add(2.months());
-    let reading_b = end.first_of_month().saturating_add(2.months()).last_of_month();
+    let reading_b = end
+        .first_of_month()
+        .saturating_add(2.months())
+        .last_of_month();
     reading_a.min(reading_b)
 }
 
@@ -29,7 +32,9 @@ fn billing_period_end(day: Date, start_day: i8) -> Date {
             .saturating_sub(1.month())
             .saturating_add((start_day - 1).days())
     };
-    period_start.saturating_add(1.month()).saturating_sub(1.day())
+    period_start
+        .saturating_add(1.month())
+        .saturating_sub(1.day())
 }
 
 #[cfg(test)]
@@ -60,15 +65,27 @@ mod tests {
     #[test]
     fn the_month_is_taken_in_utc() {
         // 00:30 on 1 March in Amsterdam is still February in UTC.
-        assert_eq!(claim_deadline(at("2026-02-28T23:30:00Z"), 1), date(2026, 4, 28));
-        assert_eq!(claim_deadline(at("2026-03-01T00:30:00Z"), 1), date(2026, 5, 31));
+        assert_eq!(
+            claim_deadline(at("2026-02-28T23:30:00Z"), 1),
+            date(2026, 4, 28)
+        );
+        assert_eq!(
+            claim_deadline(at("2026-03-01T00:30:00Z"), 1),
+            date(2026, 5, 31)
+        );
     }
 
     #[test]
     fn mid_month_billing_periods() {
         // Billing period Feb 15 - Mar 14, incident Mar 2 -> period ends Mar 14 -> May 14.
-        assert_eq!(claim_deadline(at("2026-03-02T00:00:00Z"), 15), date(2026, 5, 14));
+        assert_eq!(
+            claim_deadline(at("2026-03-02T00:00:00Z"), 15),
+            date(2026, 5, 14)
+        );
         // On the start day itself the new period has begun: Mar 15 - Apr 14 -> Jun 14.
-        assert_eq!(claim_deadline(at("2026-03-15T00:00:00Z"), 15), date(2026, 6, 14));
+        assert_eq!(
+            claim_deadline(at("2026-03-15T00:00:00Z"), 15),
+            date(2026, 6, 14)
+        );
     }
 }

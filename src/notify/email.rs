@@ -67,7 +67,8 @@ impl Mailer {
         let tls = || -> Result<TlsParameters, EmailError> {
             let mut b = TlsParameters::builder(cfg.host.clone());
             if let Some(pem) = ca_pem {
-                let cert = Certificate::from_pem(pem).map_err(|e| EmailError::CaFile(e.to_string()))?;
+                let cert =
+                    Certificate::from_pem(pem).map_err(|e| EmailError::CaFile(e.to_string()))?;
                 b = b.add_root_certificate(cert);
             }
             b.build_rustls().map_err(|e| EmailError::Tls {
@@ -84,10 +85,17 @@ impl Mailer {
             .port(cfg.port())
             .tls(security)
             .timeout(Some(cfg.timeout))
-            .pool_config(PoolConfig::new().max_size(2).idle_timeout(Duration::from_secs(60)));
+            .pool_config(
+                PoolConfig::new()
+                    .max_size(2)
+                    .idle_timeout(Duration::from_secs(60)),
+            );
         if let (Some(user), Some(pw)) = (&cfg.username, password) {
             builder = builder
-                .credentials(Credentials::new(user.clone(), pw.expose_secret().to_owned()))
+                .credentials(Credentials::new(
+                    user.clone(),
+                    pw.expose_secret().to_owned(),
+                ))
                 .authentication(vec![Mechanism::Plain, Mechanism::Login]);
         }
         Ok(Self::Smtp {
@@ -101,10 +109,14 @@ impl Mailer {
         match self {
             Self::Smtp { transport, from } => {
                 let message = build_message(mail, from)?;
-                transport.send(message).await.map(|_| ()).map_err(|e| SendError {
-                    permanent: e.is_permanent(),
-                    message: e.to_string(),
-                })
+                transport
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: e.is_permanent(),
+                        message: e.to_string(),
+                    })
             }
             Self::Directory { dir, from } => {
                 let message = build_message(mail, from)?;
@@ -147,7 +159,13 @@ impl Mailer {
 fn file_safe(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '<' | '>'))
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(120)
         .collect()
 }
@@ -164,7 +182,9 @@ pub fn build_message(mail: &QueuedMail, from: &Mailbox) -> Result<Message, SendE
         .message_id(Some(mail.message_id.clone()))
         .date(std::time::SystemTime::from(mail.created));
     for r in &mail.recipients {
-        let to: Mailbox = r.parse().map_err(|e| bad(format!("recipient {r:?}: {e}")))?;
+        let to: Mailbox = r
+            .parse()
+            .map_err(|e| bad(format!("recipient {r:?}: {e}")))?;
         b = b.to(to);
     }
     if let Some(thread) = mail.thread_id.as_ref().filter(|t| **t != mail.message_id) {

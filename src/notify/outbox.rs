@@ -49,7 +49,9 @@ pub async fn deliver_due(
         }
         match mailer.send(&mail).await {
             Ok(()) => {
-                store.mark_sent(&mail.message_id, Timestamp::now().max(now)).await?;
+                store
+                    .mark_sent(&mail.message_id, Timestamp::now().max(now))
+                    .await?;
                 tracing::info!(message_id = %mail.message_id, kind = %mail.kind,
                     tenant = %mail.tenant, recipients = mail.recipients.len(), "mail sent");
                 report.sent += 1;
@@ -58,7 +60,9 @@ pub async fn deliver_due(
                 let rejections = mail.rejections + i64::from(e.permanent);
                 let give_up = e.permanent && rejections >= MAX_REJECTIONS;
                 let next = now
-                    .checked_add(SignedDuration::try_from(retry_delay(mail.attempts)).unwrap_or_default())
+                    .checked_add(
+                        SignedDuration::try_from(retry_delay(mail.attempts)).unwrap_or_default(),
+                    )
                     .unwrap_or(now);
                 store
                     .mark_attempt_failed(&mail.message_id, &e.message, e.permanent, give_up, next)

@@ -109,7 +109,10 @@ impl DemoSource {
         };
         let mut tags = BTreeSet::new();
         let mut updates = Vec::new();
-        for (service, region) in [("Virtual Machines", "West Europe"), ("SQL Database", "West Europe")] {
+        for (service, region) in [
+            ("Virtual Machines", "West Europe"),
+            ("SQL Database", "West Europe"),
+        ] {
             for s in &published {
                 tags.extend(s.tags.iter().map(|t| t.to_string()));
                 updates.push(Update {
@@ -122,9 +125,9 @@ impl DemoSource {
             }
         }
         let title = if mitigated {
-            "DEMO: Connectivity issues - Virtual Machines and SQL Database - West Europe (resolved)"
+            "Connectivity issues - Virtual Machines and SQL Database - West Europe (resolved)"
         } else {
-            "DEMO: Connectivity issues - Virtual Machines and SQL Database - West Europe"
+            "Connectivity issues - Virtual Machines and SQL Database - West Europe"
         };
         Some(HealthEvent {
             tracking_id: DEMO_TRACKING_ID.to_owned(),

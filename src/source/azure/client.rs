@@ -126,7 +126,9 @@ impl ArmClient {
             if !seen.insert(url.to_string()) || seen.len() > MAX_PAGES {
                 return Err(PollError::PagingLoop);
             }
-            let body = self.send(Method::GET, &url, token, &mut out.requests).await?;
+            let body = self
+                .send(Method::GET, &url, token, &mut out.requests)
+                .await?;
             let page: Page =
                 serde_json::from_str(&body).map_err(|e| PollError::Body(e.to_string()))?;
             for item in page.value {
@@ -331,7 +333,11 @@ mod tests {
     #[test]
     fn urls_per_scope() {
         let arm = Url::parse("https://management.azure.com").expect("url");
-        let client = ArmClient::new(reqwest::Client::new(), "2025-05-01", Duration::from_secs(30 * 86400));
+        let client = ArmClient::new(
+            reqwest::Client::new(),
+            "2025-05-01",
+            Duration::from_secs(30 * 86400),
+        );
         let now: Timestamp = "2026-11-22T10:00:00Z".parse().expect("ts");
         let u = client.events_url(&arm, &Scope::Subscription("abc".into()), now);
         assert_eq!(
@@ -360,7 +366,10 @@ mod tests {
         let mut h = header::HeaderMap::new();
         h.insert(header::RETRY_AFTER, header::HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(header::RETRY_AFTER, header::HeaderValue::from_static("99999"));
+        h.insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static("99999"),
+        );
         assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
         h.insert(
             header::RETRY_AFTER,

@@ -73,9 +73,21 @@ mod tests {
     #[test]
     fn each_cloud_has_its_own_hosts_and_scope() {
         let cases = [
-            (CloudName::Public, "management.azure.com", "portal.azure.com"),
-            (CloudName::China, "management.chinacloudapi.cn", "portal.azure.cn"),
-            (CloudName::Usgov, "management.usgovcloudapi.net", "portal.azure.us"),
+            (
+                CloudName::Public,
+                "management.azure.com",
+                "portal.azure.com",
+            ),
+            (
+                CloudName::China,
+                "management.chinacloudapi.cn",
+                "portal.azure.cn",
+            ),
+            (
+                CloudName::Usgov,
+                "management.usgovcloudapi.net",
+                "portal.azure.us",
+            ),
         ];
         for (name, arm, portal) in cases {
             let c = Cloud::named(name);
@@ -84,15 +96,24 @@ mod tests {
             assert!(c.service_health_url.contains(portal));
             assert_eq!(c.arm_url(None).host_str(), Some(arm));
         }
-        assert_eq!(Cloud::named(CloudName::China).authority, "https://login.chinacloudapi.cn");
-        assert_eq!(Cloud::named(CloudName::Usgov).authority, "https://login.microsoftonline.us");
+        assert_eq!(
+            Cloud::named(CloudName::China).authority,
+            "https://login.chinacloudapi.cn"
+        );
+        assert_eq!(
+            Cloud::named(CloudName::Usgov).authority,
+            "https://login.microsoftonline.us"
+        );
     }
 
     #[test]
     fn override_wins_and_cloud_configuration_matches() {
         let u = Url::parse("http://127.0.0.1:9999").expect("url");
         assert_eq!(Cloud::named(CloudName::Public).arm_url(Some(&u)), u);
-        assert!(matches!(*configuration(CloudName::China), CloudConfiguration::AzureChina));
+        assert!(matches!(
+            *configuration(CloudName::China),
+            CloudConfiguration::AzureChina
+        ));
         assert!(matches!(
             *configuration(CloudName::Usgov),
             CloudConfiguration::AzureGovernment

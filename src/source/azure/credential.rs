@@ -22,7 +22,7 @@ pub enum CredentialError {
     Config {
         tenant: String,
         kind: &'static str,
-        source: ConfigError,
+        source: Box<ConfigError>,
     },
     #[error("tenant {tenant}: {kind} credential could not get a token: {message}")]
     Token {
@@ -51,7 +51,7 @@ pub fn build(
             .map_err(|source| CredentialError::Config {
                 tenant: tenant.name.clone(),
                 kind,
-                source,
+                source: Box::new(source),
             })
     };
     let client_options = ClientOptions {
@@ -80,7 +80,10 @@ pub fn build(
         } => {
             let cert_path = config.secret_path(certificate_file);
             let bytes = std::fs::read(&cert_path).map_err(|e| {
-                fail(format!("cannot read certificate_file {}: {e}", cert_path.display()))
+                fail(format!(
+                    "cannot read certificate_file {}: {e}",
+                    cert_path.display()
+                ))
             })?;
             let password = match certificate_password_file {
                 Some(f) => Some(secret("credential.certificate_password_file", f)?),
@@ -113,13 +116,13 @@ pub fn build(
             },
         ))
         .map(|c| c as Arc<dyn TokenCredential>),
-        CredentialConfig::AzureCli {} => {
-            azure_identity::AzureCliCredential::new(Some(azure_identity::AzureCliCredentialOptions {
+        CredentialConfig::AzureCli {} => azure_identity::AzureCliCredential::new(Some(
+            azure_identity::AzureCliCredentialOptions {
                 tenant_id: Some(tenant.tenant_id.clone()),
                 ..Default::default()
-            }))
-            .map(|c| c as Arc<dyn TokenCredential>)
-        }
+            },
+        ))
+        .map(|c| c as Arc<dyn TokenCredential>),
     };
     made.map_err(|e| fail(e.to_string()))
 }

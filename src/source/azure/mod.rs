@@ -43,8 +43,8 @@ impl AzureSource {
         http: reqwest::Client,
         credential_transport: Option<Transport>,
     ) -> Self {
-        let transport =
-            credential_transport.unwrap_or_else(|| Transport::new(std::sync::Arc::new(http.clone())));
+        let transport = credential_transport
+            .unwrap_or_else(|| Transport::new(std::sync::Arc::new(http.clone())));
         let tenants = config
             .tenants
             .iter()

@@ -178,7 +178,11 @@ impl Event {
             impact_start: timestamp("impactStartTime", p.impact_start_time.as_deref())?,
             mitigated_at: timestamp("impactMitigationTime", p.impact_mitigation_time.as_deref())?,
             last_update: timestamp("lastUpdateTime", p.last_update_time.as_deref())?,
-            tags: p.event_tags.unwrap_or_default().into_iter().collect::<BTreeSet<_>>(),
+            tags: p
+                .event_tags
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<BTreeSet<_>>(),
             impacts,
             updates,
             sensitive: p.is_event_sensitive.unwrap_or(false),
@@ -201,9 +205,7 @@ pub fn error_body(body: &str) -> (Option<String>, Option<String>) {
         message: Option<String>,
     }
     match serde_json::from_str::<Outer>(body) {
-        Ok(Outer {
-            error: Some(i), ..
-        }) => (i.code, i.message),
+        Ok(Outer { error: Some(i), .. }) => (i.code, i.message),
         Ok(o) => (o.code, o.message),
         Err(_) => (None, None),
     }
@@ -214,7 +216,8 @@ mod tests {
     use super::*;
     use crate::source::event::{EventStatus, EventType};
 
-    const SPEC_EXAMPLE: &str = include_str!("../../../tests/fixtures/arm/spec-list-2026-07-01.json");
+    const SPEC_EXAMPLE: &str =
+        include_str!("../../../tests/fixtures/arm/spec-list-2026-07-01.json");
 
     #[test]
     fn timestamps_are_parsed_leniently() {
@@ -223,8 +226,14 @@ mod tests {
             t("2025-05-13T15:43:48.1203530Z").map(|t| t.to_string()),
             Some("2025-05-13T15:43:48.12Z".to_owned())
         );
-        assert_eq!(t("2018-11-08T00:00:00Z").map(|t| t.as_second()), Some(1541635200));
-        assert_eq!(t("2018-11-08T00:00:00").map(|t| t.as_second()), Some(1541635200));
+        assert_eq!(
+            t("2018-11-08T00:00:00Z").map(|t| t.as_second()),
+            Some(1541635200)
+        );
+        assert_eq!(
+            t("2018-11-08T00:00:00").map(|t| t.as_second()),
+            Some(1541635200)
+        );
         assert_eq!(t("0001-01-01T00:00:00"), None);
         assert_eq!(t("0001-01-01T00:00:00Z"), None);
         assert_eq!(timestamp("f", None).expect("none"), None);

@@ -1,0 +1,383 @@
+//! End to end through the real binary: fake ARM → pirwatch once → real SMTP server.
+
+mod support;
+
+use support::arm::{Ev, FakeArm};
+use support::smtp::{Security, SinkOptions, SmtpSink, free_port};
+use support::{Env, Setup, TOKEN, days_ago, hours_ago};
+
+async fn once(env: &Env) -> support::Run {
+    env.pirwatch(&["once"]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_lifecycle_mails_each_step_once_in_one_thread() {
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+    env.write_config(&Setup::new(&arm.base, sink.port));
+
+    // The first poll finds nothing, so what follows is news rather than history.
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let start = hours_ago(6);
+    let ev = Ev::service_issue("AB_1-XYZ", "Virtual Machines <West Europe>", start).update(
+        hours_ago(5),
+        "<p>Investigating <b>connection failures</b><script>alert(1)</script></p>",
+        &[],
+    );
+    let steps = [
+        ev.clone(),
+        ev.clone()
+            .update(hours_ago(4), "<p>Mitigation in progress</p>", &[]),
+        ev.clone()
+            .update(hours_ago(4), "<p>Mitigation in progress</p>", &[])
+            .update(hours_ago(3), "<p>Resolved</p>", &[])
+            .resolved(hours_ago(3)),
+        ev.clone()
+            .update(hours_ago(4), "<p>Mitigation in progress</p>", &[])
+            .update(hours_ago(3), "<p>Resolved</p>", &[])
+            .resolved(hours_ago(3))
+            .update(
+                hours_ago(1),
+                "<h2>Post Incident Review</h2><p>Root cause: a bad deploy.</p>",
+                &["Final PIR"],
+            ),
+    ];
+    for (n, step) in steps.iter().enumerate() {
+        arm.set_events("sub-a", vec![step.clone().build()]);
+        for _ in 0..2 {
+            // The second run is a restart with no change: it must send nothing.
+            let r = once(&env).await;
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            assert_eq!(sink.messages().len(), n + 1, "after step {n}");
+        }
+    }
+
+    let m = sink.messages();
+    assert!(
+        m[0].subject.contains("Azure incident AB_1-XYZ"),
+        "{}",
+        m[0].subject
+    );
+    assert!(
+        m[1].subject.contains("Update on Azure incident"),
+        "{}",
+        m[1].subject
+    );
+    assert!(
+        m[2].subject.contains("Resolved: Azure incident"),
+        "{}",
+        m[2].subject
+    );
+    assert!(
+        m[3].subject.contains("Final PIR published"),
+        "{}",
+        m[3].subject
+    );
+    // One thread: the first mail is the root, the others reply to it.
+    assert_eq!(m[0].in_reply_to, None);
+    for later in &m[1..] {
+        assert_eq!(later.in_reply_to.as_deref(), Some(m[0].message_id.as_str()));
+        assert_eq!(later.references.as_deref(), Some(m[0].message_id.as_str()));
+        assert_ne!(later.message_id, m[0].message_id);
+    }
+    for msg in &m {
+        assert!(
+            msg.rcpt_to.contains("incidents@contoso.example"),
+            "{}",
+            msg.rcpt_to
+        );
+        assert!(
+            msg.rcpt_to.contains("oncall@contoso.example"),
+            "{}",
+            msg.rcpt_to
+        );
+        assert!(msg.to.contains("Incident Team"));
+        assert!(!msg.html.contains("<script"), "unsanitised HTML");
+        assert!(msg.html.contains("Virtual Machines &lt;West Europe&gt;"));
+        assert!(msg.text.contains("AB_1-XYZ") && msg.html.contains("AB_1-XYZ"));
+        assert!(msg.text.contains("Europe/Amsterdam"));
+        assert!(msg.text.contains("SLA claim:"));
+    }
+    assert!(m[0].html.contains("<b>connection failures</b>"));
+    assert!(!m[0].text.contains("<b>"));
+    assert!(m[1].text.contains("Mitigation in progress"));
+    assert!(m[3].text.contains("Root cause: a bad deploy."));
+    assert!(m[3].text.contains("which is resolved"));
+
+    let incidents = env.incidents().await;
+    assert_eq!(incidents.len(), 1);
+    let i = &incidents[0];
+    assert_eq!(i["tracking_id"], "AB_1-XYZ");
+    assert_eq!(i["status"], "Resolved");
+    assert_eq!(i["pir"], "final");
+    assert_eq!(i["event_type"], "ServiceIssue");
+    assert!(i["impact_start"].as_str().is_some_and(|s| s.ends_with('Z')));
+    assert!(i["mitigated_at"].as_str().is_some());
+    assert_eq!(i["claim_deadline"].as_str().map(str::len), Some(10));
+    assert_eq!(i["last_mail"]["kind"], "pir");
+    assert_eq!(i["last_mail"]["state"], "sent");
+    assert_eq!(i["updates"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_poll_mails_active_incidents_and_one_digest_of_open_follow_ups() {
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+    env.write_config(&Setup::new(&arm.base, sink.port));
+    arm.set_events(
+        "sub-a",
+        vec![
+            Ev::service_issue("ACT_1", "Still broken", hours_ago(2)).build(),
+            Ev::service_issue("REC_1", "Recent, resolved", days_ago(5))
+                .resolved(days_ago(5))
+                .build(),
+            Ev::service_issue("REC_2", "Recent, with PIR", days_ago(9))
+                .resolved(days_ago(9))
+                .update(days_ago(2), "<p>PIR</p>", &["Final PIR"])
+                .build(),
+            Ev::service_issue("OLD_1", "Claim window closed", days_ago(100))
+                .resolved(days_ago(100))
+                .build(),
+            Ev::service_issue("PM_1", "Planned maintenance", hours_ago(1))
+                .event_type("PlannedMaintenance")
+                .build(),
+        ],
+    );
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = sink.messages();
+    assert_eq!(
+        m.len(),
+        2,
+        "{:?}",
+        m.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    let new = m
+        .iter()
+        .find(|x| x.subject.contains("ACT_1"))
+        .expect("mail for the active incident");
+    assert!(new.subject.contains("Azure incident ACT_1"));
+    let digest = m
+        .iter()
+        .find(|x| x.subject.contains("open follow-ups"))
+        .expect("digest");
+    assert!(
+        digest.subject.contains("2 recent Azure incidents"),
+        "{}",
+        digest.subject
+    );
+    for id in ["REC_1", "REC_2"] {
+        assert!(
+            digest.text.contains(id) && digest.html.contains(id),
+            "{id} missing"
+        );
+    }
+    for id in ["OLD_1", "PM_1", "ACT_1"] {
+        assert!(
+            !digest.text.contains(id),
+            "{id} should not be in the digest"
+        );
+    }
+    // All five are recorded and listed, mailed or not.
+    let incidents = env.incidents().await;
+    assert_eq!(incidents.len(), 5);
+    let pm = incidents
+        .iter()
+        .find(|i| i["tracking_id"] == "PM_1")
+        .expect("PM_1");
+    assert_eq!(pm["event_type"], "PlannedMaintenance");
+    assert!(pm["last_mail"].is_null());
+    assert!(pm["claim_deadline"].is_null());
+    // Nothing more on the next poll.
+    assert_eq!(once(&env).await.code, 0);
+    assert_eq!(sink.messages().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_outage_delays_mail_and_delivers_it_exactly_once() {
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let port = free_port();
+    env.write_config(&Setup::new(&arm.base, port));
+    // Nothing to send: no SMTP needed.
+    assert_eq!(once(&env).await.code, 0);
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("OUT_1", "Outage", hours_ago(1)).build()],
+    );
+    // SMTP is down: the poll is recorded, the mail stays queued, exit 1.
+    let r = once(&env).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("1 still queued"), "{}", r.stderr);
+    let i = env.incidents().await;
+    assert_eq!(i[0]["last_mail"]["state"], "queued");
+    assert!(
+        i[0]["last_mail"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    // SMTP comes back: delivered once, and never again.
+    let sink = SmtpSink::start_on(env.path(), port, &SinkOptions::default());
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(once(&env).await.code, 0);
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(env.incidents().await[0]["last_mail"]["state"], "sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_between_smtp_acceptance_and_commit_resends_once_with_the_same_message_id() {
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let port = free_port();
+    env.write_config(&Setup::new(&arm.base, port));
+    assert_eq!(once(&env).await.code, 0);
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("KILL_1", "Outage", hours_ago(1)).build()],
+    );
+    // The sink stores the message, then holds its "250" back: pirwatch cannot know it was taken.
+    let hold = SinkOptions {
+        hold_after_data: Some(30.0),
+        ..Default::default()
+    };
+    let sink = SmtpSink::start_on(env.path(), port, &hold);
+    let mut child = env.command(&["once"]).spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sink.messages().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "message never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().await.expect("kill -9 pirwatch");
+    drop(sink);
+    let sink = SmtpSink::start_on(env.path(), port, &SinkOptions::default());
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = sink.messages();
+    assert_eq!(m.len(), 2, "delivered twice at most");
+    assert_eq!(
+        m[0].message_id, m[1].message_id,
+        "the re-send keeps its Message-ID"
+    );
+    assert_eq!(once(&env).await.code, 0);
+    assert_eq!(sink.messages().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_for_good() {
+    for security in [Security::Starttls, Security::Smtps] {
+        let env = Env::new();
+        let arm = FakeArm::start(TOKEN).await;
+        let auth = Some(("bot".to_owned(), "s3cret-pw".to_owned()));
+        let sink = SmtpSink::start(
+            env.path(),
+            &SinkOptions {
+                security,
+                auth: auth.clone(),
+                hold_after_data: None,
+            },
+        );
+        let mut setup = Setup::new(&arm.base, sink.port);
+        setup.security = security;
+        setup.auth = auth;
+        env.write_config(&setup);
+        arm.set_events(
+            "sub-a",
+            vec![Ev::service_issue("TLS_1", "Outage", hours_ago(1)).build()],
+        );
+        let r = once(&env).await;
+        assert_eq!(r.code, 0, "{security:?}: {}", r.stderr);
+        assert_eq!(sink.messages().len(), 1, "{security:?}");
+        assert!(!r.stderr.contains("s3cret-pw"));
+
+        // Same server, wrong password: rejected (535) three times, then marked failed.
+        setup.auth = Some(("bot".to_owned(), "wrong".to_owned()));
+        env.write_config(&setup);
+        arm.set_events(
+            "sub-a",
+            vec![
+                Ev::service_issue("TLS_1", "Outage", hours_ago(1)).build(),
+                Ev::service_issue("TLS_2", "Another", hours_ago(1)).build(),
+            ],
+        );
+        for n in 0..3 {
+            let r = once(&env).await;
+            assert_eq!(r.code, 1, "run {n}: {}", r.stderr);
+            assert!(
+                !r.stderr.contains("wrong"),
+                "password in logs: {}",
+                r.stderr
+            );
+        }
+        let i = env.incidents().await;
+        let failed = i
+            .iter()
+            .find(|x| x["tracking_id"] == "TLS_2")
+            .expect("TLS_2");
+        assert_eq!(failed["last_mail"]["state"], "failed", "{failed}");
+        assert!(
+            failed["last_mail"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("535")),
+            "{failed}"
+        );
+        let r = env.pirwatch(&["incidents"]).await;
+        assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
+        // Given up on: the next run does not try again.
+        setup.auth = Some(("bot".to_owned(), "s3cret-pw".to_owned()));
+        env.write_config(&setup);
+        assert_eq!(once(&env).await.code, 0);
+        assert_eq!(sink.messages().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_config_exits_78_naming_file_line_and_key() {
+    let env = Env::new();
+    env.write_config(&Setup::new("http://127.0.0.1:9", 25));
+    let path = env.config_path();
+    let text = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace("[poll]\n", "[poll]\nintervall = \"1m\"\n");
+    std::fs::write(&path, text).expect("write");
+    for cmd in [&["check-config"][..], &["once"], &["run"]] {
+        let r = env.pirwatch(cmd).await;
+        assert_eq!(r.code, 78, "{cmd:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("config.toml:5:1: poll.intervall: unknown key"),
+            "{}",
+            r.stderr
+        );
+    }
+    env.write_config(&Setup::new("http://127.0.0.1:9", 25));
+    let r = env.pirwatch(&["check-config"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("OK (1 tenant(s), 1 scope(s)"),
+        "{}",
+        r.stdout
+    );
+    std::fs::write(env.path().join("smtp-password"), "x").expect("pw");
+    let text = std::fs::read_to_string(&path).expect("read").replace(
+        "from = ",
+        "username = \"u\"\npassword_file = \"missing-file\"\nfrom = ",
+    );
+    std::fs::write(&path, text).expect("write");
+    let r = env.pirwatch(&["check-config"]).await;
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("smtp.password_file: cannot read secret file"),
+        "{}",
+        r.stderr
+    );
+}

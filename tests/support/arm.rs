@@ -1,0 +1,373 @@
+//! A fake Azure Resource Manager on 127.0.0.1: the `Microsoft.ResourceHealth/events` wire format
+//! with bearer-token checks, `nextLink` paging (optionally with an empty first page, or a link
+//! to a foreign host), 429 + `Retry-After`, 5xx, error bodies of both shapes, and
+//! `fetchEventDetails` for sensitive events. Events are written from the schema by [`Ev`].
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// A scripted failure.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// 429 with `Retry-After: secs` and ARM's error shape.
+    Throttle { retry_after: u64 },
+    /// 503 with no body.
+    Unavailable,
+    /// ARM's `{"error": {...}}` shape.
+    ArmError { status: u16, code: &'static str },
+    /// The Resource Health provider's top-level `{"code", "message"}` shape.
+    ProviderError { status: u16, code: &'static str },
+}
+
+#[derive(Default)]
+struct ArmState {
+    token: String,
+    base: String,
+    page_size: usize,
+    empty_first_page: bool,
+    events: HashMap<String, Vec<Value>>,
+    /// Applied, in order, to the next list requests of any scope.
+    faults: VecDeque<Fault>,
+    /// Scopes that always fail.
+    broken: HashMap<String, Fault>,
+    /// Scopes whose nextLink points to another host.
+    foreign_links: HashSet<String>,
+    /// Full events returned by fetchEventDetails; absent ids get 403.
+    details: HashMap<String, Value>,
+    /// "METHOD path?query" of every request.
+    log: Vec<String>,
+}
+
+/// The running fake.
+pub struct FakeArm {
+    pub base: String,
+    state: Arc<Mutex<ArmState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeArm {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeArm {
+    /// Starts on a free port; requests must carry `Bearer {token}`.
+    pub async fn start(token: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake ARM");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(ArmState {
+            token: token.to_owned(),
+            base: base.clone(),
+            page_size: 2,
+            ..Default::default()
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, state, task }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut ArmState) -> R) -> R {
+        f(&mut self.state.lock().expect("fake ARM state"))
+    }
+
+    /// Replaces the events of a scope (a subscription id, or `tenant`).
+    pub fn set_events(&self, scope: &str, events: Vec<Value>) {
+        self.with(|s| s.events.insert(scope.to_owned(), events));
+    }
+    pub fn set_page_size(&self, n: usize) {
+        self.with(|s| s.page_size = n.max(1));
+    }
+    pub fn empty_first_page(&self, on: bool) {
+        self.with(|s| s.empty_first_page = on);
+    }
+    pub fn push_fault(&self, f: Fault) {
+        self.with(|s| s.faults.push_back(f));
+    }
+    pub fn break_scope(&self, scope: &str, f: Fault) {
+        self.with(|s| s.broken.insert(scope.to_owned(), f));
+    }
+    pub fn foreign_next_link(&self, scope: &str) {
+        self.with(|s| s.foreign_links.insert(scope.to_owned()));
+    }
+    pub fn set_details(&self, tracking_id: &str, event: Value) {
+        self.with(|s| s.details.insert(tracking_id.to_owned(), event));
+    }
+    /// Requests seen so far.
+    pub fn log(&self) -> Vec<String> {
+        self.with(|s| s.log.clone())
+    }
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn fault_response(f: &Fault) -> Response {
+    match f {
+        Fault::Throttle { retry_after } => {
+            let mut r = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": {"code": "TooManyRequests", "message": "Too many requests."}}),
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&retry_after.to_string()).expect("header"),
+            );
+            r
+        }
+        Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, Body::empty()).into_response(),
+        Fault::ArmError { status, code } => json_response(
+            StatusCode::from_u16(*status).expect("status"),
+            json!({"error": {"code": code, "message": format!("{code} from fake ARM")}}),
+        ),
+        Fault::ProviderError { status, code } => json_response(
+            StatusCode::from_u16(*status).expect("status"),
+            json!({"code": code, "message": format!("{code} from fake provider"), "details": "x"}),
+        ),
+    }
+}
+
+async fn handle(State(state): State<Arc<Mutex<ArmState>>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let query: HashMap<String, String> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let mut s = state.lock().expect("fake ARM state");
+    s.log.push(format!("{method} {}", req.uri()));
+    if auth != format!("Bearer {}", s.token) {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}),
+        );
+    }
+    let Some(api_version) = query.get("api-version").cloned() else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"code": "MissingApiVersionParameter", "message": "The api-version query parameter is required."}}),
+        );
+    };
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (scope, rest) = match parts.as_slice() {
+        [
+            "subscriptions",
+            sub,
+            "providers",
+            "Microsoft.ResourceHealth",
+            "events",
+            rest @ ..,
+        ] => (sub.to_string(), rest.to_vec()),
+        ["providers", "Microsoft.ResourceHealth", "events", rest @ ..] => {
+            ("tenant".to_owned(), rest.to_vec())
+        }
+        _ => {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                json!({"error": {"code": "InvalidResourceType", "message": "no such route"}}),
+            );
+        }
+    };
+    match (method.as_str(), rest.as_slice()) {
+        ("GET", []) => list(&mut s, &scope, &path, &api_version, query.get("$skipToken")),
+        ("POST", [id, "fetchEventDetails"]) => match s.details.get(*id) {
+            Some(e) => json_response(StatusCode::OK, e.clone()),
+            None => json_response(
+                StatusCode::FORBIDDEN,
+                json!({"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization to perform action 'Microsoft.ResourceHealth/events/fetchEventDetails/action'."}}),
+            ),
+        },
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"code": "NotFound", "message": "unknown operation", "details": ""}),
+        ),
+    }
+}
+
+fn list(
+    s: &mut ArmState,
+    scope: &str,
+    path: &str,
+    api_version: &str,
+    skip: Option<&String>,
+) -> Response {
+    if let Some(f) = s.broken.get(scope) {
+        return fault_response(f);
+    }
+    if let Some(f) = s.faults.pop_front() {
+        return fault_response(&f);
+    }
+    let link = |offset: usize| {
+        let host = if s.foreign_links.contains(scope) {
+            "https://evil.example"
+        } else {
+            s.base.as_str()
+        };
+        format!("{host}{path}?api-version={api_version}&$skipToken={offset}")
+    };
+    let all = s.events.get(scope).cloned().unwrap_or_default();
+    let Some(offset) = skip.map(|t| t.parse::<usize>().unwrap_or(0)) else {
+        if s.empty_first_page {
+            return json_response(StatusCode::OK, json!({"value": [], "nextLink": link(0)}));
+        }
+        return page(&all, 0, s.page_size, link);
+    };
+    page(&all, offset, s.page_size, link)
+}
+
+fn page(all: &[Value], offset: usize, size: usize, link: impl Fn(usize) -> String) -> Response {
+    let end = (offset + size).min(all.len());
+    let items = all.get(offset..end).unwrap_or(&[]).to_vec();
+    let mut body = json!({ "value": items });
+    if end < all.len() {
+        body["nextLink"] = json!(link(end));
+    }
+    json_response(StatusCode::OK, body)
+}
+
+/// Formats a time the way ARM does (7 fractional digits, `Z`).
+pub fn arm_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S.1203530Z").to_string()
+}
+
+/// An event, written from the 2025-05-01 schema.
+#[derive(Debug, Clone)]
+pub struct Ev {
+    pub v: Value,
+}
+
+impl Ev {
+    /// An active service issue in West Europe, started `start`, not mitigated.
+    pub fn service_issue(id: &str, title: &str, start: jiff::Timestamp) -> Self {
+        Self {
+            v: json!({
+                "name": id,
+                "type": "/providers/Microsoft.ResourceHealth/events",
+                "id": format!("/providers/Microsoft.ResourceHealth/events/{id}"),
+                "properties": {
+                    "eventType": "ServiceIssue",
+                    "eventSource": "ServiceHealth",
+                    "status": "Active",
+                    "title": title,
+                    "summary": "<p>Engineers are investigating.</p>",
+                    "header": "Your service might have been impacted by an Azure service issue",
+                    "level": "Warning",
+                    "eventLevel": "Warning",
+                    "isEventSensitive": false,
+                    "impactStartTime": arm_time(start),
+                    "impactMitigationTime": "0001-01-01T00:00:00",
+                    "lastUpdateTime": arm_time(start),
+                    "eventTags": [],
+                    "priority": 2,
+                    "links": [{"type": "Hyperlink", "bladeName": "RequestRCABlade",
+                        "displayText": {"value": "Request RCA", "localizedValue": "Request RCA"},
+                        "extensionName": "Microsoft_Azure_Health",
+                        "parameters": {"rcaRequested": "False", "trackingId": id}}],
+                    "impact": [{
+                        "impactedService": "Virtual Machines",
+                        "impactedServiceGuid": "fd8065f5-ffd0-4756-8788-e6a11bf36257",
+                        "impactedRegions": [{
+                            "impactedRegion": "West Europe",
+                            "status": "Active",
+                            "impactedSubscriptions": [],
+                            "impactedTenants": [],
+                            "lastUpdateTime": arm_time(start),
+                            "updates": []
+                        }]
+                    }]
+                }
+            }),
+        }
+    }
+
+    fn props(&mut self) -> &mut Value {
+        &mut self.v["properties"]
+    }
+
+    fn region(&mut self) -> &mut Value {
+        &mut self.v["properties"]["impact"][0]["impactedRegions"][0]
+    }
+
+    pub fn event_type(mut self, t: &str) -> Self {
+        self.props()["eventType"] = json!(t);
+        self
+    }
+
+    /// Adds an update (newest first, as Azure lists them) with tags; tags also go to the event.
+    pub fn update(mut self, at: jiff::Timestamp, html: &str, tags: &[&str]) -> Self {
+        let u = json!({"summary": html, "updateDateTime": arm_time(at), "eventTags": tags});
+        if let Some(list) = self.region()["updates"].as_array_mut() {
+            list.insert(0, u);
+        }
+        self.region()["lastUpdateTime"] = json!(arm_time(at));
+        self.props()["lastUpdateTime"] = json!(arm_time(at));
+        for t in tags {
+            if let Some(list) = self.props()["eventTags"].as_array_mut()
+                && !list.iter().any(|x| x == t)
+            {
+                list.push(json!(t));
+            }
+        }
+        self
+    }
+
+    /// Mitigated at `at` and resolved.
+    pub fn resolved(mut self, at: jiff::Timestamp) -> Self {
+        self.props()["status"] = json!("Resolved");
+        self.props()["impactMitigationTime"] = json!(arm_time(at));
+        self.region()["status"] = json!("Resolved");
+        self
+    }
+
+    pub fn sensitive(mut self) -> Self {
+        self.props()["isEventSensitive"] = json!(true);
+        self.props()["summary"] = Value::Null;
+        self.region()["updates"] = json!([]);
+        self
+    }
+
+    pub fn description(mut self, html: &str) -> Self {
+        self.props()["description"] = json!(html);
+        self
+    }
+
+    pub fn summary(mut self, html: &str) -> Self {
+        self.props()["summary"] = json!(html);
+        self
+    }
+
+    pub fn build(self) -> Value {
+        self.v
+    }
+}

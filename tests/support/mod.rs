@@ -1,0 +1,182 @@
+//! The shared test harness: a temp directory with a config file, the fake ARM, the SMTP sink,
+//! a fake `az` on `PATH`, and a runner for the real `pirwatch` binary.
+
+#![allow(dead_code)]
+
+pub mod arm;
+pub mod smtp;
+
+use std::path::{Path, PathBuf};
+
+use smtp::Security;
+
+/// The token the fake `az` hands out and the fake ARM expects.
+pub const TOKEN: &str = "test-token-7f3c9e";
+pub const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// What goes into a test config.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub arm_base: String,
+    pub smtp_port: u16,
+    pub security: Security,
+    pub auth: Option<(String, String)>,
+    pub subscriptions: Vec<String>,
+    pub tenant_events: bool,
+    pub timezone: String,
+    pub extra: String,
+}
+
+impl Setup {
+    pub fn new(arm_base: &str, smtp_port: u16) -> Self {
+        Self {
+            arm_base: arm_base.to_owned(),
+            smtp_port,
+            security: Security::Plain,
+            auth: None,
+            subscriptions: vec!["sub-a".into()],
+            tenant_events: false,
+            timezone: "Europe/Amsterdam".into(),
+            extra: String::new(),
+        }
+    }
+}
+
+/// A test's working directory: config, secrets, fake `az`, state.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = Self { dir };
+        env.install_fake_az(TOKEN);
+        env
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path().join("config.toml")
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.path().join("state/pirwatch.db")
+    }
+
+    /// How often the fake `az` was run.
+    pub fn az_calls(&self) -> usize {
+        std::fs::read_to_string(self.path().join("az-calls"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// A fake Azure CLI printing the JSON `az account get-access-token` prints.
+    pub fn install_fake_az(&self, token: &str) {
+        let bin = self.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("bin dir");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}'\nexp=$(( $(date +%s) + 3600 ))\n\
+             printf '{{\"accessToken\":\"{token}\",\"expiresOn\":\"2030-01-01 00:00:00.000000\",\
+             \"expires_on\":%s,\"subscription\":\"sub-a\",\"tenant\":\"{TENANT_ID}\",\
+             \"tokenType\":\"Bearer\"}}\\n' \"$exp\"\n",
+            log = self.path().join("az-calls").display()
+        );
+        let az = bin.join("az");
+        std::fs::write(&az, script).expect("write az");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod az");
+    }
+
+    /// Writes config.toml (and the SMTP password file) for `s`.
+    pub fn write_config(&self, s: &Setup) {
+        let security = match s.security {
+            Security::Plain => "none",
+            Security::Starttls => "starttls",
+            Security::Smtps => "tls",
+        };
+        let mut smtp = format!(
+            "[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"{security}\"\n\
+             from = \"pirwatch <pirwatch@example.com>\"\ntimeout = \"10s\"\n",
+            s.smtp_port
+        );
+        if s.security != Security::Plain {
+            smtp += "ca_file = \"ca.pem\"\n";
+        }
+        if let Some((user, pass)) = &s.auth {
+            std::fs::write(self.path().join("smtp-password"), format!("{pass}\n")).expect("pw");
+            smtp += &format!("username = \"{user}\"\npassword_file = \"smtp-password\"\n");
+        }
+        let subs: Vec<String> = s.subscriptions.iter().map(|x| format!("\"{x}\"")).collect();
+        let text = format!(
+            "[state]\npath = \"{state}\"\n\n[poll]\ninterval = \"5m\"\nlookback = \"30d\"\n\n{smtp}\n\
+             {extra}\n\
+             [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\ncloud = \"public\"\n\
+             arm_endpoint = \"{arm}\"\nsubscriptions = [{subs}]\ntenant_events = {te}\n\
+             recipients = [\"Incident Team <incidents@contoso.example>\", \"oncall@contoso.example\"]\n\
+             timezone = \"{tz}\"\n[tenants.credential]\nkind = \"azure_cli\"\n",
+            state = self.state_path().display(),
+            extra = s.extra,
+            arm = s.arm_base,
+            subs = subs.join(", "),
+            te = s.tenant_events,
+            tz = s.timezone,
+        );
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// Runs the real binary with this env's config and fake `az`.
+    pub async fn pirwatch(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().await.expect("run pirwatch");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The command, for tests that need to control the process.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let path = format!(
+            "{}:{}",
+            self.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pirwatch"));
+        cmd.args(args)
+            .env("PIRWATCH_CONFIG", self.config_path())
+            .env("PATH", path)
+            .env("PIRWATCH_LOG", "info")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// `pirwatch incidents --json`, parsed.
+    pub async fn incidents(&self) -> Vec<serde_json::Value> {
+        let r = self.pirwatch(&["incidents", "--json"]).await;
+        assert_eq!(r.code, 0, "incidents failed: {}", r.stderr);
+        serde_json::from_str(&r.stdout).expect("incidents JSON")
+    }
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `now - days`.
+pub fn days_ago(days: i64) -> jiff::Timestamp {
+    jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days)
+}
+
+/// `now - hours`.
+pub fn hours_ago(hours: i64) -> jiff::Timestamp {
+    jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours)
+}

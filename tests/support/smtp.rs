@@ -1,0 +1,228 @@
+//! A real SMTP server for tests: aiosmtpd (`tests/fixtures/smtp_sink.py`) writing a Maildir,
+//! in plain, STARTTLS or implicit-TLS mode, with optional AUTH, and a test CA made with rcgen.
+//! Needs the virtualenv the test command creates (`.venv` with aiosmtpd); without it the test
+//! fails with a message saying how to make it, rather than passing silently.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// How the sink is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    Plain,
+    Starttls,
+    Smtps,
+}
+
+/// Options of one sink.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    pub security: Security,
+    pub auth: Option<(String, String)>,
+    /// Hold the reply to the first message's DATA for this many seconds.
+    pub hold_after_data: Option<f64>,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            security: Security::Plain,
+            auth: None,
+            hold_after_data: None,
+        }
+    }
+}
+
+/// A running sink; killed on drop.
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    pub maildir: PathBuf,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python interpreter with aiosmtpd.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("PIRWATCH_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no {}: run the test command from README.md (scripts/test), which creates it with aiosmtpd, \
+         or set PIRWATCH_TEST_PYTHON",
+        venv.display()
+    );
+    venv
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Writes a test CA and a `localhost` leaf signed by it into `dir`: ca.pem, cert.pem, key.pem.
+pub fn make_certs(dir: &Path) -> PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "pirwatch test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("leaf key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = leaf.signed_by(&key, &issuer).expect("leaf cert");
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).expect("write ca");
+    std::fs::write(dir.join("cert.pem"), cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write key");
+    dir.join("ca.pem")
+}
+
+impl SmtpSink {
+    /// Starts a sink on a free port (retrying if another test took the port first).
+    pub fn start(dir: &Path, opts: &SinkOptions) -> Self {
+        for _ in 0..4 {
+            if let Some(sink) = Self::try_start(dir, free_port(), opts) {
+                return sink;
+            }
+        }
+        Self::start_on(dir, free_port(), opts)
+    }
+
+    /// Starts a sink on `port`, keeping mail in `dir/maildir`; panics with its log if it fails.
+    pub fn start_on(dir: &Path, port: u16, opts: &SinkOptions) -> Self {
+        Self::try_start(dir, port, opts).unwrap_or_else(|| {
+            panic!(
+                "SMTP sink did not start on port {port}; its stderr:\n{}",
+                std::fs::read_to_string(dir.join("smtp-sink.log")).unwrap_or_default()
+            )
+        })
+    }
+
+    fn try_start(dir: &Path, port: u16, opts: &SinkOptions) -> Option<Self> {
+        let maildir = dir.join("maildir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_sink.py");
+        let mut cmd = Command::new(python());
+        cmd.arg(script)
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--maildir")
+            .arg(&maildir)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("smtp-sink.log")).expect("sink log"));
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        if opts.security != Security::Plain && !cert.exists() {
+            make_certs(dir);
+        }
+        match opts.security {
+            Security::Plain => {}
+            Security::Starttls => {
+                cmd.arg("--starttls").arg(&cert).arg(&key);
+            }
+            Security::Smtps => {
+                cmd.arg("--smtps").arg(&cert).arg(&key);
+            }
+        }
+        if let Some((u, p)) = &opts.auth {
+            cmd.arg("--auth").arg(format!("{u}:{p}"));
+        }
+        if let Some(h) = opts.hold_after_data {
+            cmd.arg("--hold-after-data").arg(h.to_string());
+        }
+        let mut child = cmd
+            .spawn()
+            .expect("start the SMTP sink (python + aiosmtpd)");
+        let stdout = child.stdout.take().expect("sink stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the sink's READY line");
+        if !line.starts_with("READY") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(Self {
+            child,
+            port,
+            maildir,
+        })
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<Received> {
+        let new = self.maildir.join("new");
+        let Ok(entries) = std::fs::read_dir(&new) else {
+            return Vec::new();
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let t = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                (t, e.path())
+            })
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, p)| Received::parse(&std::fs::read(p).expect("read message")))
+            .collect()
+    }
+}
+
+/// A received message, parsed.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    /// Envelope recipients, as the sink saw them.
+    pub rcpt_to: String,
+    pub to: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Received {
+    fn parse(raw: &[u8]) -> Self {
+        let m = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("parse message");
+        let header = |name: &str| {
+            m.header_raw(name)
+                .map(|v| v.trim().replace(['\r', '\n'], ""))
+        };
+        Self {
+            subject: m.subject().unwrap_or("").to_owned(),
+            message_id: header("Message-ID").unwrap_or_default(),
+            in_reply_to: header("In-Reply-To"),
+            references: header("References"),
+            rcpt_to: header("X-RcptTo").unwrap_or_default(),
+            to: header("To").unwrap_or_default(),
+            text: m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+            html: m.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+        }
+    }
+}
