@@ -25,6 +25,8 @@ pub struct Setup {
     pub tenant_events: bool,
     pub timezone: String,
     pub extra: String,
+    /// The `[tenants.credential]` body.
+    pub credential: String,
 }
 
 impl Setup {
@@ -38,6 +40,7 @@ impl Setup {
             tenant_events: false,
             timezone: "Europe/Amsterdam".into(),
             extra: String::new(),
+            credential: "kind = \"azure_cli\"\n".into(),
         }
     }
 }
@@ -117,13 +120,14 @@ impl Env {
              [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\ncloud = \"public\"\n\
              arm_endpoint = \"{arm}\"\nsubscriptions = [{subs}]\ntenant_events = {te}\n\
              recipients = [\"Incident Team <incidents@contoso.example>\", \"oncall@contoso.example\"]\n\
-             timezone = \"{tz}\"\n[tenants.credential]\nkind = \"azure_cli\"\n",
+             timezone = \"{tz}\"\n[tenants.credential]\n{cred}",
             state = self.state_path().display(),
             extra = s.extra,
             arm = s.arm_base,
             subs = subs.join(", "),
             te = s.tenant_events,
             tz = s.timezone,
+            cred = s.credential,
         );
         std::fs::write(self.config_path(), text).expect("write config");
     }
