@@ -713,6 +713,25 @@ kind = "azure_cli"
     }
 
     #[test]
+    fn the_example_config_is_valid_and_documents_the_defaults() {
+        let text = include_str!("../config.example.toml");
+        let c = Config::parse(text, "config.example.toml").expect("example is valid");
+        let d = Config::parse(MINIMAL, "c").expect("minimal");
+        assert_eq!(c.state.path, d.state.path);
+        assert_eq!(c.poll.interval, d.poll.interval);
+        assert_eq!(c.poll.lookback, d.poll.lookback);
+        assert_eq!(c.poll.api_version, d.poll.api_version);
+        assert_eq!(c.poll.concurrency, d.poll.concurrency);
+        assert_eq!(c.poll.request_timeout, d.poll.request_timeout);
+        assert_eq!(c.smtp.port(), d.smtp.port());
+        assert_eq!(c.smtp.security, d.smtp.security);
+        assert_eq!(c.smtp.timeout, d.smtp.timeout);
+        assert_eq!(c.notify.event_types, d.notify.event_types);
+        assert_eq!(c.tenants[0].cloud, CloudName::Public);
+        assert!(!c.tenants[0].tenant_events);
+    }
+
+    #[test]
     fn minimal_config_gets_defaults() {
         let c = Config::parse(MINIMAL, "config.toml").expect("valid");
         assert_eq!(c.poll.interval, Duration::from_secs(300));
