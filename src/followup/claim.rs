@@ -6,8 +6,123 @@
 //! earlier. The incident's month is taken in UTC, as Azure bills in UTC. The result is the last
 //! day on which the claim can be filed.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan, tz::TimeZone};
+use serde::{Deserialize, Serialize};
+
+/// Where the team files its SLA claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ClaimChannel {
+    /// Direct with Microsoft: an Azure support request, Billing → Refund Request.
+    #[default]
+    #[serde(rename = "microsoft")]
+    Microsoft,
+    /// Azure China: 21Vianet support, whose billing desk works 9:00-18:00 Beijing time.
+    #[serde(rename = "21vianet")]
+    Vianet,
+    /// A CSP customer: through its partner, who may set an earlier internal deadline.
+    #[serde(rename = "partner")]
+    Partner,
+}
+
+impl ClaimChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Microsoft => "microsoft",
+            Self::Vianet => "21vianet",
+            Self::Partner => "partner",
+        }
+    }
+
+    /// Where and how to file, in one paragraph.
+    pub fn how_to_file(self) -> &'static str {
+        match self {
+            Self::Microsoft => {
+                "File it with Microsoft: in the Azure portal open a new support request, issue \
+                 type Billing, problem type Refund Request, and quote the tracking ID."
+            }
+            Self::Vianet => {
+                "File it with 21Vianet Customer Support (Azure China), not Microsoft: open a \
+                 service request in the Azure China portal or call 400-890-365, quoting the \
+                 tracking ID. 21Vianet's billing desk works 9:00-18:00 Beijing time on working days."
+            }
+            Self::Partner => {
+                "File it through your Cloud Solution Provider partner, who claims from Microsoft \
+                 for you (CSP customers cannot open Azure billing requests themselves). Send the \
+                 partner the tracking ID and your tenant ID; mind the partner's own deadline."
+            }
+        }
+    }
+}
+
+/// What a claim must contain (SLA General Terms, plus the tracking ID Azure asks for).
+pub const CLAIM_CONTENTS: [&str; 6] = [
+    "the incident's tracking ID from Azure Service Health",
+    "a detailed description of the incident",
+    "the time and duration of the downtime",
+    "the number and location(s) of affected users, if applicable",
+    "the affected services, resources and subscriptions",
+    "what you did to resolve the incident at the time",
+];
+
+/// How a tenant's claim deadline is computed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimPolicy {
+    pub channel: ClaimChannel,
+    /// The day billing periods start on (1 = calendar months).
+    pub billing_start_day: i8,
+    /// Per-subscription overrides of `billing_start_day`.
+    pub subscription_start_days: BTreeMap<String, i8>,
+    /// `partner` only: the partner's internal deadline, in days after the incident.
+    pub partner_deadline_days: Option<u32>,
+}
+
+/// An incident's claim deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClaimDates {
+    /// The SLA's own deadline (the earliest over the affected subscriptions' billing periods).
+    pub sla_deadline: Date,
+    /// The CSP partner's internal deadline, if it set one.
+    pub partner_deadline: Option<Date>,
+    /// The earlier of the two: the date reminded.
+    pub remind_by: Date,
+}
+
+/// The claim deadlines of an incident that started at `incident`, affecting `subscriptions`.
+pub fn claim_dates(
+    incident: Timestamp,
+    subscriptions: &BTreeSet<String>,
+    policy: &ClaimPolicy,
+) -> ClaimDates {
+    let day_for = |s: &String| {
+        policy
+            .subscription_start_days
+            .get(s)
+            .copied()
+            .unwrap_or(policy.billing_start_day)
+    };
+    let sla_deadline = subscriptions
+        .iter()
+        .map(|s| claim_deadline(incident, day_for(s)))
+        .min()
+        .unwrap_or_else(|| claim_deadline(incident, policy.billing_start_day));
+    let partner_deadline = match (policy.channel, policy.partner_deadline_days) {
+        (ClaimChannel::Partner, Some(days)) => Some(
+            incident
+                .to_zoned(TimeZone::UTC)
+                .date()
+                .saturating_add(i64::from(days).days()),
+        ),
+        _ => None,
+    };
+    ClaimDates {
+        sla_deadline,
+        partner_deadline,
+        remind_by: partner_deadline.map_or(sla_deadline, |p| p.min(sla_deadline)),
+    }
+}
 
 /// The last day to file a claim for an incident that started at `incident`, with billing
 /// periods starting on day `billing_start_day` (1 = calendar months; 2..=28 otherwise).
@@ -71,6 +186,51 @@ mod tests {
         );
         assert_eq!(
             claim_deadline(at("2026-03-01T00:30:00Z"), 1),
+            date(2026, 5, 31)
+        );
+    }
+
+    #[test]
+    fn channels_and_per_subscription_billing_periods() {
+        let start = at("2026-03-02T10:00:00Z");
+        let subs: BTreeSet<String> = ["a".to_owned(), "b".to_owned()].into();
+        let mut policy = ClaimPolicy {
+            billing_start_day: 1,
+            ..Default::default()
+        };
+        let d = claim_dates(start, &subs, &policy);
+        assert_eq!(
+            (d.sla_deadline, d.partner_deadline, d.remind_by),
+            (date(2026, 5, 31), None, date(2026, 5, 31))
+        );
+        // Subscription b bills from the 15th: its period ends Mar 14, so its deadline (May 14) wins.
+        policy.subscription_start_days.insert("b".into(), 15);
+        assert_eq!(
+            claim_dates(start, &subs, &policy).sla_deadline,
+            date(2026, 5, 14)
+        );
+        // 21Vianet: same window.
+        policy.channel = ClaimChannel::Vianet;
+        policy.partner_deadline_days = Some(30);
+        assert_eq!(
+            claim_dates(start, &subs, &policy).remind_by,
+            date(2026, 5, 14)
+        );
+        // A CSP partner's 30-day internal deadline comes first.
+        policy.channel = ClaimChannel::Partner;
+        let d = claim_dates(start, &subs, &policy);
+        assert_eq!(d.partner_deadline, Some(date(2026, 4, 1)));
+        assert_eq!(d.remind_by, date(2026, 4, 1));
+        // ... unless it is later than the SLA's.
+        policy.partner_deadline_days = Some(90);
+        assert_eq!(
+            claim_dates(start, &subs, &policy).remind_by,
+            date(2026, 5, 14)
+        );
+        // No subscriptions known (tenant-level event): the tenant's day.
+        let none = BTreeSet::new();
+        assert_eq!(
+            claim_dates(start, &none, &policy).sla_deadline,
             date(2026, 5, 31)
         );
     }
