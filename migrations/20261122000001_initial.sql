@@ -16,6 +16,7 @@ CREATE TABLE incidents (
     mitigated_ms        BIGINT,
     last_update_ms      BIGINT,
     pir                 TEXT   NOT NULL,
+    pir_seen_ms         BIGINT,
     false_positive      BIGINT NOT NULL,
     impacts             TEXT   NOT NULL,
     subscriptions       TEXT   NOT NULL,
@@ -64,11 +65,19 @@ CREATE TABLE outbox (
     state           TEXT   NOT NULL,
     attempts        BIGINT NOT NULL,
     rejections      BIGINT NOT NULL,
+    -- Not before this (working hours, for reminders and digests) ...
+    not_before_ms   BIGINT NOT NULL,
+    -- ... and not before the retry backoff says so.
     next_attempt_ms BIGINT NOT NULL,
     last_error      TEXT,
-    sent_ms         BIGINT
+    sent_ms         BIGINT,
+    -- Reminders: their series (pir_review, claim, window_closed, pir_nudge) and step.
+    series          TEXT,
+    step            BIGINT,
+    -- An iCalendar attachment (the claim deadline), if any.
+    ics             TEXT
 );
-CREATE INDEX outbox_due ON outbox (state, next_attempt_ms);
+CREATE INDEX outbox_due ON outbox (state, not_before_ms);
 
 -- Which incidents a mail is about (one for incident mails, several for a digest).
 CREATE TABLE outbox_incidents (
@@ -78,3 +87,17 @@ CREATE TABLE outbox_incidents (
     PRIMARY KEY (message_id, tenant, tracking_id)
 );
 CREATE INDEX outbox_incidents_by_incident ON outbox_incidents (tenant, tracking_id);
+
+-- What the team acknowledged: kind 'reviewed' (the PIR) or 'claim' (outcome 'claimed' or
+-- 'declined'). One row per kind; acknowledging again changes nothing.
+CREATE TABLE acks (
+    tenant      TEXT   NOT NULL,
+    tracking_id TEXT   NOT NULL,
+    kind        TEXT   NOT NULL,
+    outcome     TEXT   NOT NULL,
+    by_whom     TEXT   NOT NULL,
+    at_ms       BIGINT NOT NULL,
+    reference   TEXT,
+    reason      TEXT,
+    PRIMARY KEY (tenant, tracking_id, kind)
+);

@@ -8,17 +8,20 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use jiff::Timestamp;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
-use crate::daemon::{self, Daemon};
+use crate::daemon::Daemon;
+use crate::incident::Incident;
 use crate::logging::{self, LogFormat};
 use crate::notify::email::Mailer;
+use crate::notify::render::Renderer;
+use crate::report::{self, IncidentRow};
 use crate::source::Source;
 use crate::source::azure::AzureSource;
 use crate::source::demo::DemoSource;
 use crate::store::Store;
+use crate::store::{AckKind, AckRecord};
 
 /// sysexits.h EX_CONFIG: the configuration is invalid.
 pub const EX_CONFIG: u8 = 78;
@@ -58,12 +61,73 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record that the PIR was reviewed, or the SLA claim filed or declined; stops reminders.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["reviewed", "claimed", "no_claim"])))]
+    Ack {
+        /// The incident's tracking ID.
+        tracking_id: String,
+        /// The PIR was read (also stops the "no PIR yet" suggestion).
+        #[arg(long)]
+        reviewed: bool,
+        /// The SLA claim was filed.
+        #[arg(long)]
+        claimed: bool,
+        /// The support request number of the claim.
+        #[arg(long, requires = "claimed")]
+        reference: Option<String>,
+        /// No SLA claim will be filed.
+        #[arg(long)]
+        no_claim: bool,
+        /// Why not.
+        #[arg(long, requires = "no_claim")]
+        reason: Option<String>,
+        /// The tenant, when the tracking ID is known in several.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Who did it (default: $SUDO_USER, else $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Show one incident: its state, every update, acknowledgements and mails.
+    Show {
+        tracking_id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write incidents' full records (timeline, PIR text, acknowledgements) for a knowledge base.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["tracking_id", "all"])))]
+    Export {
+        /// One incident's tracking ID (written to stdout).
+        tracking_id: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Every incident first seen since --since, one file each in --dir.
+        #[arg(long, requires_all = ["since", "dir"])]
+        all: bool,
+        /// `YYYY-MM-DD` (UTC).
+        #[arg(long)]
+        since: Option<jiff::civil::Date>,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ExportFormat,
+    },
     /// Run the real pipeline over a built-in demo incident; mails become .eml files.
     Demo {
         /// Directory for the demo's store and mails.
         #[arg(long, default_value = "pirwatch-demo")]
         out: PathBuf,
     },
+}
+
+/// The format of `pirwatch export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
 }
 
 /// The configuration is invalid: exit 78.
@@ -106,6 +170,48 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Once => once(&cli.config).await,
         Command::CheckConfig => check_config(&cli.config),
         Command::Incidents { json } => incidents(&cli.config, json).await,
+        Command::Ack {
+            tracking_id,
+            reviewed,
+            claimed,
+            reference,
+            no_claim: _,
+            reason,
+            tenant,
+            by,
+        } => {
+            let kind = if reviewed {
+                AckKind::Reviewed
+            } else if claimed {
+                AckKind::Claimed { reference }
+            } else {
+                AckKind::NoClaim { reason }
+            };
+            ack(&cli.config, &tracking_id, tenant.as_deref(), kind, by).await
+        }
+        Command::Show {
+            tracking_id,
+            tenant,
+            json,
+        } => show(&cli.config, &tracking_id, tenant.as_deref(), json).await,
+        Command::Export {
+            tracking_id,
+            tenant,
+            all: _,
+            since,
+            dir,
+            format,
+        } => {
+            export(
+                &cli.config,
+                tracking_id.as_deref(),
+                tenant.as_deref(),
+                since,
+                dir,
+                format,
+            )
+            .await
+        }
         Command::Demo { out } => demo(&out).await,
     }
 }
@@ -225,88 +331,225 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One row of `pirwatch incidents --json`.
-#[derive(Debug, Serialize)]
-struct IncidentJson {
-    tenant: String,
-    tracking_id: String,
-    title: String,
-    event_type: String,
-    status: String,
-    pir: &'static str,
-    false_positive: bool,
-    impact_start: Option<String>,
-    mitigated_at: Option<String>,
-    claim_deadline: Option<String>,
-    services: Vec<String>,
-    regions: Vec<String>,
-    subscriptions: Vec<String>,
-    updates: usize,
-    last_mail: Option<crate::store::LastMail>,
-}
-
 async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = Store::open(&config.state.path).await?;
-    let rows = daemon::incident_rows(&store).await?;
-    let mut out = Vec::new();
-    for (i, mail) in rows {
-        let updates = store
-            .incident(&i.tenant, &i.tracking_id)
-            .await?
-            .map_or(0, |full| full.updates.len());
-        out.push(IncidentJson {
-            claim_deadline: daemon::deadline_of(&i).map(|d| d.to_string()),
-            impact_start: i.impact_start.map(|t| t.to_string()),
-            mitigated_at: i.mitigated_at.map(|t| t.to_string()),
-            services: i.services().into_iter().map(str::to_owned).collect(),
-            regions: i.regions().into_iter().map(str::to_owned).collect(),
-            subscriptions: i.subscriptions.iter().cloned().collect(),
-            pir: i.pir.as_str(),
-            event_type: i.event_type.to_string(),
-            status: i.status.to_string(),
-            false_positive: i.false_positive,
-            tenant: i.tenant,
-            tracking_id: i.tracking_id,
-            title: i.title,
-            updates,
-            last_mail: mail,
-        });
-    }
+    let rows = report::rows(&store, &config, Timestamp::now()).await?;
     store.close().await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        print_incident_table(&out);
+        print_incident_table(&rows);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_incident_table(rows: &[IncidentJson]) {
+fn print_incident_table(rows: &[IncidentRow]) {
     println!(
-        "{:<12} {:<12} {:<18} {:<9} {:<11} {:<10} {:<28} TITLE",
-        "TENANT", "TRACKING ID", "TYPE", "STATUS", "PIR", "CLAIM BY", "LAST MAIL"
+        "{:<10} {:<12} {:<17} {:<9} {:<11} {:<10} {:<14} {:<14} {:<26} TITLE",
+        "TENANT",
+        "TRACKING ID",
+        "TYPE",
+        "STATUS",
+        "PIR",
+        "REVIEW",
+        "CLAIM",
+        "CLAIM BY",
+        "NEXT REMINDER"
     );
     for r in rows {
-        let mail = r
-            .last_mail
-            .as_ref()
-            .map_or("-".to_owned(), |m| match &m.error {
-                Some(e) if m.state == "failed" => format!("{} FAILED: {e}", m.kind),
-                _ => format!("{} {} {}", m.kind, m.state, m.at.get(..16).unwrap_or(&m.at)),
-            });
+        let next = r.next_reminder.as_ref().map_or("-".to_owned(), |n| {
+            let at = n.at.to_string();
+            format!("{} {}", n.kind, at.get(..16).unwrap_or(&at))
+        });
         println!(
-            "{:<12} {:<12} {:<18} {:<9} {:<11} {:<10} {:<28} {}",
+            "{:<10} {:<12} {:<17} {:<9} {:<11} {:<10} {:<14} {:<14} {:<26} {}",
             r.tenant,
             r.tracking_id,
             r.event_type,
             r.status,
             r.pir,
-            r.claim_deadline.as_deref().unwrap_or("-"),
-            mail,
+            r.pir_review.state,
+            r.claim.state,
+            r.claim.deadline.as_deref().unwrap_or("-"),
+            next,
             r.title
         );
+        if let Some(m) = r.last_mail.as_ref().filter(|m| m.state == "failed") {
+            println!(
+                "    last mail ({}) FAILED: {}",
+                m.kind,
+                m.error.as_deref().unwrap_or("?")
+            );
+        }
     }
+}
+
+/// Finds the one incident a tracking id (and optional tenant) names.
+async fn resolve(
+    store: &Store,
+    tracking_id: &str,
+    tenant: Option<&str>,
+) -> anyhow::Result<Incident> {
+    let found: Vec<Incident> = store
+        .find(tracking_id)
+        .await?
+        .into_iter()
+        .filter(|i| tenant.is_none_or(|t| i.tenant == t))
+        .collect();
+    match found.len() {
+        0 => match tenant {
+            Some(t) => anyhow::bail!("no incident {tracking_id} in tenant {t}"),
+            None => anyhow::bail!(
+                "no incident with tracking ID {tracking_id} (see `pirwatch incidents`)"
+            ),
+        },
+        1 => Ok(found.into_iter().next().expect("one")),
+        _ => {
+            let tenants: Vec<&str> = found.iter().map(|i| i.tenant.as_str()).collect();
+            anyhow::bail!(
+                "{tracking_id} is known in several tenants ({}): pass --tenant",
+                tenants.join(", ")
+            )
+        }
+    }
+}
+
+async fn ack(
+    path: &Path,
+    tracking_id: &str,
+    tenant: Option<&str>,
+    kind: AckKind,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let config = load_config(path)?;
+    let store = Store::open(&config.state.path).await?;
+    let i = resolve(&store, tracking_id, tenant).await?;
+    let by = by
+        .or_else(|| std::env::var("SUDO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let what = match &kind {
+        AckKind::Reviewed => "PIR reviewed".to_owned(),
+        AckKind::Claimed { reference } => match reference {
+            Some(r) => format!("SLA claim filed (support request {r})"),
+            None => "SLA claim filed".to_owned(),
+        },
+        AckKind::NoClaim { .. } => "no SLA claim".to_owned(),
+    };
+    let record = AckRecord {
+        kind,
+        by: by.clone(),
+        at: Timestamp::now(),
+    };
+    let new = store.record_ack(&i.tenant, &i.tracking_id, &record).await?;
+    store.close().await;
+    if new {
+        println!(
+            "{}/{}: {what}, recorded for {by}; its reminders stop.",
+            i.tenant, i.tracking_id
+        );
+    } else {
+        println!(
+            "{}/{}: {what} was already recorded; nothing changed.",
+            i.tenant, i.tracking_id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(
+    path: &Path,
+    tracking_id: &str,
+    tenant: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = load_config(path)?;
+    let store = Store::open(&config.state.path).await?;
+    let i = resolve(&store, tracking_id, tenant).await?;
+    let record = report::record(&store, &config, &i.tenant, &i.tracking_id, Timestamp::now())
+        .await?
+        .context("incident vanished")?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        print!(
+            "{}",
+            Renderer::new().export_markdown(&record, Timestamp::now())?
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(
+    path: &Path,
+    tracking_id: Option<&str>,
+    tenant: Option<&str>,
+    since: Option<jiff::civil::Date>,
+    dir: Option<PathBuf>,
+    format: ExportFormat,
+) -> anyhow::Result<ExitCode> {
+    let config = load_config(path)?;
+    let store = Store::open(&config.state.path).await?;
+    let renderer = Renderer::new();
+    let now = Timestamp::now();
+    let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {
+        Ok(match format {
+            ExportFormat::Markdown => renderer.export_markdown(r, now)?,
+            ExportFormat::Json => serde_json::to_string_pretty(r)? + "\n",
+        })
+    };
+    if let Some(id) = tracking_id {
+        let i = resolve(&store, id, tenant).await?;
+        let r = report::record(&store, &config, &i.tenant, &i.tracking_id, now)
+            .await?
+            .context("incident vanished")?;
+        print!("{}", render(&r)?);
+        store.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(since), Some(dir)) = (since, dir) else {
+        anyhow::bail!("--all needs --since and --dir");
+    };
+    let since = since.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ext = match format {
+        ExportFormat::Markdown => "md",
+        ExportFormat::Json => "json",
+    };
+    let mut n = 0;
+    for i in store.all_incidents().await? {
+        if i.impact_start.unwrap_or(i.first_seen) < since || tenant.is_some_and(|t| t != i.tenant) {
+            continue;
+        }
+        let Some(r) = report::record(&store, &config, &i.tenant, &i.tracking_id, now).await? else {
+            continue;
+        };
+        let file = dir.join(format!(
+            "{}-{}.{ext}",
+            file_part(&i.tenant),
+            file_part(&i.tracking_id)
+        ));
+        std::fs::write(&file, render(&r)?)
+            .with_context(|| format!("writing {}", file.display()))?;
+        n += 1;
+    }
+    store.close().await;
+    println!("exported {n} incident(s) to {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn file_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The demo's configuration: one tenant fed by the demo source, mail to files.
@@ -349,7 +592,7 @@ async fn demo(out: &Path) -> anyhow::Result<ExitCode> {
     for at in steps.into_iter().chain([now]) {
         daemon.cycle(at, at, &stop).await?;
     }
-    print_demo_summary(&daemon, out).await?;
+    print_demo_summary(&daemon, &config, out).await?;
     daemon.store().close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -366,23 +609,24 @@ fn clear_demo_dir(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn print_demo_summary(daemon: &Daemon, out: &Path) -> anyhow::Result<()> {
+async fn print_demo_summary(daemon: &Daemon, config: &Config, out: &Path) -> anyhow::Result<()> {
     println!("pirwatch demo: a scripted incident (not from Azure) went through the real pipeline.");
     println!("Mails written to {}:\n", out.display());
     println!("  {:<15} {:<6} SUBJECT", "KIND", "STATE");
     for (_, kind, state, subject) in daemon.store().mail_log().await? {
         println!("  {kind:<15} {state:<6} {subject}");
     }
-    for (i, _) in daemon::incident_rows(daemon.store()).await? {
-        if let Some(d) = daemon::deadline_of(&i) {
-            println!(
-                "\nIncident {} started {}; SLA claim deadline: {} \
-                 (end of its billing month + 2 months).",
-                i.tracking_id,
-                i.impact_start.map_or("?".into(), |t| t.to_string()),
-                d.strftime("%A %Y-%m-%d"),
-            );
-        }
+    for r in report::rows(daemon.store(), config, Timestamp::now()).await? {
+        println!(
+            "\nIncident {} started {}; SLA claim deadline: {} (end of its billing month + 2 \
+             months); PIR review: {}; next reminder: {}.",
+            r.tracking_id,
+            r.impact_start.map_or("?".into(), |t| t.to_string()),
+            r.claim.deadline.as_deref().unwrap_or("-"),
+            r.pir_review.state,
+            r.next_reminder
+                .map_or("none".to_owned(), |n| format!("{} at {}", n.kind, n.at)),
+        );
     }
     println!(
         "\nOpen the .eml files in a mail client, or run: ls {}",

@@ -6,14 +6,20 @@
 //! through a spanned parse of the same text ([`KeyLocator`]). Secrets are never written in the
 //! file: keys ending in `_file` name files, read by [`Config::read_secret`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jiff::civil::{Date, Time, Weekday};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 use url::Url;
+
+use crate::followup::calendar::WorkCalendar;
+use crate::followup::claim::{ClaimChannel, ClaimPolicy};
+use crate::followup::schedule::ReminderPolicy;
+use crate::followup::support::SupportPlan;
 
 /// Where the config is read from when neither `--config` nor `PIRWATCH_CONFIG` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/pirwatch/config.toml";
@@ -254,6 +260,130 @@ pub struct TenantConfig {
     pub timezone: jiff::tz::TimeZone,
     /// How pirwatch signs in to this tenant.
     pub credential: CredentialConfig,
+    /// Where SLA claims are filed: `microsoft`, `21vianet` or `partner`.
+    #[serde(default)]
+    pub claim_channel: ClaimChannel,
+    /// `partner` only: the partner's internal claim deadline, in days after the incident.
+    pub partner_deadline_days: Option<u32>,
+    /// The day billing periods start on (1 = calendar months, up to 28).
+    #[serde(default = "default_billing_day")]
+    pub billing_period_start_day: i8,
+    /// Per-subscription overrides of `billing_period_start_day`.
+    #[serde(default)]
+    pub subscription_billing_start_days: BTreeMap<String, i8>,
+    /// The support plan, whose response times mails quote.
+    #[serde(default)]
+    pub support_plan: SupportPlan,
+    /// Working days, e.g. `["mon", "tue", "wed", "thu", "fri"]`.
+    #[serde(default = "default_working_days", deserialize_with = "weekdays")]
+    pub working_days: Vec<Weekday>,
+    /// Working hours, `HH:MM-HH:MM` in `timezone` (`24:00` ends at midnight); reminders and
+    /// digests go out inside them.
+    #[serde(default = "default_working_hours", deserialize_with = "hours")]
+    pub working_hours: (Time, Time),
+    /// Days off (`YYYY-MM-DD`), besides the non-working weekdays.
+    #[serde(default)]
+    pub holidays: Vec<Date>,
+    /// The reminder schedule.
+    #[serde(default)]
+    pub reminders: RemindersConfig,
+}
+
+/// `[tenants.reminders]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersConfig {
+    /// Remind to review a PIR every this many working days...
+    #[serde(default = "default_review_every")]
+    pub review_every_working_days: u32,
+    /// ... at most this many times.
+    #[serde(default = "default_review_max")]
+    pub review_max: u32,
+    /// Claim reminders, in days before the claim deadline.
+    #[serde(default = "default_claim_days")]
+    pub claim_days_before: Vec<u32>,
+    /// Say so once when the claim window closed unacknowledged.
+    #[serde(default = "default_true")]
+    pub window_closed_notice: bool,
+    /// Suggest requesting a PIR when none came this long after mitigation.
+    #[serde(default = "default_nudge", deserialize_with = "duration")]
+    pub pir_nudge_after: Duration,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        Self {
+            review_every_working_days: default_review_every(),
+            review_max: default_review_max(),
+            claim_days_before: default_claim_days(),
+            window_closed_notice: true,
+            pir_nudge_after: default_nudge(),
+        }
+    }
+}
+
+const fn default_review_every() -> u32 {
+    3
+}
+const fn default_review_max() -> u32 {
+    5
+}
+fn default_claim_days() -> Vec<u32> {
+    vec![14, 7, 3, 1]
+}
+const fn default_true() -> bool {
+    true
+}
+const fn default_nudge() -> Duration {
+    Duration::from_secs(21 * 24 * 3600)
+}
+const fn default_billing_day() -> i8 {
+    1
+}
+fn default_working_days() -> Vec<Weekday> {
+    use Weekday::*;
+    vec![Monday, Tuesday, Wednesday, Thursday, Friday]
+}
+const fn default_working_hours() -> (Time, Time) {
+    (Time::constant(9, 0, 0, 0), Time::constant(17, 0, 0, 0))
+}
+
+impl TenantConfig {
+    /// The team's working calendar.
+    pub fn calendar(&self) -> WorkCalendar {
+        let (start, end) = self.working_hours;
+        WorkCalendar::new(
+            self.timezone.clone(),
+            self.working_days.iter().copied(),
+            start,
+            end,
+            self.holidays.iter().copied(),
+        )
+        .unwrap_or_else(|_| WorkCalendar::office_hours(self.timezone.clone()))
+    }
+
+    /// How this tenant's claim deadlines are computed.
+    pub fn claim_policy(&self) -> ClaimPolicy {
+        ClaimPolicy {
+            channel: self.claim_channel,
+            billing_start_day: self.billing_period_start_day,
+            subscription_start_days: self.subscription_billing_start_days.clone(),
+            partner_deadline_days: self.partner_deadline_days,
+        }
+    }
+
+    /// The reminder schedule.
+    pub fn reminder_policy(&self) -> ReminderPolicy {
+        let r = &self.reminders;
+        ReminderPolicy {
+            review_every_working_days: r.review_every_working_days,
+            review_max: r.review_max,
+            claim_days_before: r.claim_days_before.clone(),
+            window_closed_notice: r.window_closed_notice,
+            pir_nudge_after: jiff::SignedDuration::try_from(r.pir_nudge_after)
+                .unwrap_or(crate::followup::pir::NUDGE_AFTER),
+        }
+    }
 }
 
 const fn default_cloud() -> CloudName {
@@ -376,6 +506,37 @@ impl Config {
             }
             if t.recipients.is_empty() {
                 return Err((at.then("recipients"), "list at least one address".into()));
+            }
+            if !(1..=28).contains(&t.billing_period_start_day) {
+                return Err((
+                    at.then("billing_period_start_day"),
+                    "must be 1 to 28".into(),
+                ));
+            }
+            if let Some(sub) = t
+                .subscription_billing_start_days
+                .iter()
+                .find(|(_, d)| !(1..=28).contains(*d))
+            {
+                return Err((
+                    at.then("subscription_billing_start_days").then(sub.0),
+                    "must be 1 to 28".into(),
+                ));
+            }
+            if t.partner_deadline_days.is_some() && t.claim_channel != ClaimChannel::Partner {
+                return Err((
+                    at.then("partner_deadline_days"),
+                    "only applies with claim_channel = \"partner\"".into(),
+                ));
+            }
+            if t.working_days.is_empty() {
+                return Err((at.then("working_days"), "list at least one day".into()));
+            }
+            if t.reminders.review_every_working_days == 0 {
+                return Err((
+                    at.then("reminders").then("review_every_working_days"),
+                    "must be at least 1".into(),
+                ));
             }
             if let CredentialConfig::ClientCertificate { .. } = t.credential
                 && !cfg!(feature = "client-certificate")
@@ -645,6 +806,47 @@ fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::tz::TimeZone, D::Er
     })
 }
 
+fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
+    use Weekday::*;
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| {
+            Ok(match n.to_ascii_lowercase().get(..3) {
+                Some("mon") => Monday,
+                Some("tue") => Tuesday,
+                Some("wed") => Wednesday,
+                Some("thu") => Thursday,
+                Some("fri") => Friday,
+                Some("sat") => Saturday,
+                Some("sun") => Sunday,
+                _ => {
+                    return Err(serde::de::Error::custom(format!(
+                        "{n:?} is not a weekday (mon, tue, ... sun)"
+                    )));
+                }
+            })
+        })
+        .collect()
+}
+
+fn hours<'de, D: Deserializer<'de>>(d: D) -> Result<(Time, Time), D::Error> {
+    let s = String::deserialize(d)?;
+    let bad = || serde::de::Error::custom(format!("{s:?} is not like \"09:00-17:00\""));
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let start: Time = a.trim().parse().map_err(|_| bad())?;
+    let end: Time = match b.trim() {
+        "24:00" => Time::MAX,
+        b => b.parse().map_err(|_| bad())?,
+    };
+    if end <= start {
+        return Err(serde::de::Error::custom(
+            "working hours must end after they start",
+        ));
+    }
+    Ok((start, end))
+}
+
 fn mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<lettre::message::Mailbox, D::Error> {
     let s = String::deserialize(d)?;
     s.parse()
@@ -729,6 +931,50 @@ kind = "azure_cli"
         assert_eq!(c.notify.event_types, d.notify.event_types);
         assert_eq!(c.tenants[0].cloud, CloudName::Public);
         assert!(!c.tenants[0].tenant_events);
+    }
+
+    #[test]
+    fn follow_up_keys_parse_and_validate() {
+        let text = MINIMAL.replace(
+            "timezone = \"Europe/Amsterdam\"",
+            "timezone = \"Asia/Shanghai\"\nclaim_channel = \"partner\"\npartner_deadline_days = 30\n\
+             support_plan = \"professional_direct\"\nworking_days = [\"Mon\", \"tue\", \"sat\"]\n\
+             working_hours = \"08:30-18:00\"\nholidays = [\"2026-12-25\"]\n\
+             billing_period_start_day = 15\n\
+             subscription_billing_start_days = { \"sub-1\" = 3 }",
+        );
+        let c = Config::parse(&text, "c").expect("valid");
+        let t = &c.tenants[0];
+        assert_eq!(t.claim_channel, ClaimChannel::Partner);
+        assert_eq!(t.support_plan, SupportPlan::ProfessionalDirect);
+        assert_eq!(
+            t.working_days,
+            [Weekday::Monday, Weekday::Tuesday, Weekday::Saturday]
+        );
+        assert_eq!(t.working_hours.0, Time::constant(8, 30, 0, 0));
+        assert_eq!(t.holidays, [jiff::civil::date(2026, 12, 25)]);
+        assert_eq!(
+            t.claim_policy().subscription_start_days.get("sub-1"),
+            Some(&3)
+        );
+        assert!(t.calendar().is_working_day(jiff::civil::date(2026, 11, 21)));
+        let bad = text.replace("08:30-18:00", "18:00-08:30");
+        assert!(err(&bad).contains("tenants[0].working_hours"));
+        let bad = text.replace("\"sat\"", "\"someday\"");
+        assert!(err(&bad).contains("tenants[0].working_days"));
+        let bad = text.replace(
+            "claim_channel = \"partner\"",
+            "claim_channel = \"microsoft\"",
+        );
+        assert!(err(&bad).contains("tenants[0].partner_deadline_days: only applies"));
+        let bad = text.replace("\"sub-1\" = 3", "\"sub-1\" = 31");
+        assert!(
+            err(&bad).contains("subscription_billing_start_days.sub-1: must be 1 to 28"),
+            "{}",
+            err(&bad)
+        );
+        let bad = text.replace("partner\"\n", "vianet\"\n");
+        assert!(err(&bad).contains("tenants[0].claim_channel"));
     }
 
     #[test]

@@ -5,21 +5,24 @@
 //! Shutdown is a `CancellationToken`: a poll in flight is abandoned (nothing of it was
 //! committed), a delivery in flight is finished, then the loop returns.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{Timestamp, civil::Date};
+use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, TenantConfig};
-use crate::followup::claim::claim_deadline;
+use crate::followup::claim::{ClaimDates, ClaimPolicy, claim_dates};
+use crate::followup::schedule::{self, Inputs};
 use crate::incident::{Incident, NoticeKind};
 use crate::notify::email::Mailer;
+use crate::notify::ics;
 use crate::notify::outbox::{self, DeliveryReport};
 use crate::notify::render::{MailContext, RenderError, Renderer};
 use crate::source::azure::cloud::Cloud;
 use crate::source::{ScopeResult, Source};
+use crate::store::acks_summary;
 use crate::store::{NewMail, ScopeOutcome, Store, StoreError};
 use crate::tracker::{self, Disposition, Observation};
 
@@ -43,6 +46,8 @@ pub struct PollReport {
     pub skipped: usize,
     pub incidents_changed: usize,
     pub mails_queued: usize,
+    /// Follow-up reminders queued.
+    pub reminders_queued: usize,
 }
 
 /// What one whole cycle did.
@@ -82,33 +87,34 @@ impl Daemon {
         &self.store
     }
 
-    /// One full cycle at `now`: poll, then deliver what is due by `due_by`.
+    /// One full cycle at `now`: poll, plan reminders, then deliver what is due (retrying mails
+    /// whose backoff ends by `retry_by`).
     pub async fn cycle(
         &self,
         now: Timestamp,
-        due_by: Timestamp,
+        retry_by: Timestamp,
         stop: &CancellationToken,
     ) -> Result<CycleReport, CycleError> {
         let poll = tokio::select! {
             r = self.poll(now) => r?,
             () = stop.cancelled() => return Ok(CycleReport::default()),
         };
-        let delivery = self.deliver(now, due_by, stop).await?;
+        let delivery = self.deliver(now, retry_by, stop).await?;
         Ok(CycleReport {
             poll,
             delivery,
-            still_queued: self.store.queued_count().await?,
+            still_queued: self.store.queued_count(now).await?,
         })
     }
 
-    /// Delivers queued mail due by `due_by`.
+    /// Delivers queued mail due at `now` whose backoff ends by `retry_by`.
     pub async fn deliver(
         &self,
         now: Timestamp,
-        due_by: Timestamp,
+        retry_by: Timestamp,
         stop: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
-        outbox::deliver_due(&self.store, &self.mailer, now, due_by, stop).await
+        outbox::deliver_due(&self.store, &self.mailer, now, retry_by, stop).await
     }
 
     /// Polls every tenant and commits what changed, with the mails it causes.
@@ -118,8 +124,108 @@ impl Daemon {
             let results = self.source.poll(tenant, now).await;
             self.commit_tenant(tenant, results, now, &mut report)
                 .await?;
+            report.reminders_queued += self.remind(tenant, now).await?;
         }
         Ok(report)
+    }
+
+    /// Queues the follow-up reminders of `tenant` that are due at `now`. They fall due with
+    /// time, whatever Azure does, so every cycle plans them from the stored incidents.
+    pub async fn remind(&self, tenant: &TenantConfig, now: Timestamp) -> Result<usize, CycleError> {
+        let cal = tenant.calendar();
+        let policy = tenant.reminder_policy();
+        let claim_policy = tenant.claim_policy();
+        let since = now
+            .checked_sub(jiff::SignedDuration::from_hours(FOLLOW_UP_DAYS * 24))
+            .unwrap_or(now);
+        let mut mails = Vec::new();
+        for i in self.store.followup_candidates(&tenant.name, since).await? {
+            if !self
+                .config
+                .notify
+                .event_types
+                .contains(i.event_type.as_str())
+            {
+                continue;
+            }
+            let acks = acks_summary(&self.store.acks(&i.tenant, &i.tracking_id).await?);
+            let claim = claim_of(&i, &claim_policy);
+            let inputs = Inputs {
+                incident: &i,
+                pir_seen: i.pir_seen,
+                claim,
+                acks: &acks,
+            };
+            let all = schedule::reminders(inputs, &policy, &cal);
+            if all.is_empty() {
+                continue;
+            }
+            let sent = self.store.reminder_steps(&i.tenant, &i.tracking_id).await?;
+            for r in schedule::due(&all, &sent, claim, &cal, now) {
+                mails.push(self.reminder_mail(tenant, &i, &r, claim, now)?);
+            }
+        }
+        self.store.queue_mails(&tenant.name, &mails, now).await?;
+        Ok(mails.len())
+    }
+
+    fn reminder_mail(
+        &self,
+        tenant: &TenantConfig,
+        i: &Incident,
+        r: &schedule::Reminder,
+        claim: Option<ClaimDates>,
+        now: Timestamp,
+    ) -> Result<NewMail, RenderError> {
+        let cal = tenant.calendar();
+        let rendered = self
+            .renderer
+            .reminder(r, i, claim, &self.mail_context(tenant), now)?;
+        let ics = claim
+            .filter(|c| {
+                r.series != schedule::Series::WindowClosed && c.remind_by >= cal.date_of(now)
+            })
+            .map(|c| {
+                ics::claim_deadline(
+                    &i.tracking_id,
+                    &i.tenant,
+                    &self.message_id_domain,
+                    c.remind_by,
+                    tenant.claim_channel,
+                    now,
+                )
+            });
+        Ok(NewMail {
+            message_id: format!(
+                "<{}.{}.{}-{}@{}>",
+                id_part(&i.tracking_id),
+                id_part(&i.tenant),
+                r.series.as_str(),
+                r.step,
+                self.message_id_domain
+            ),
+            kind: NoticeKind::Reminder,
+            incidents: vec![i.tracking_id.clone()],
+            recipients: recipients(tenant),
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: rendered.html,
+            thread_id: Some(self.thread_id(i)),
+            due: cal.next_open_instant(now),
+            reminder: Some((r.series, r.step)),
+            ics,
+        })
+    }
+
+    fn mail_context<'a>(&self, tenant: &'a TenantConfig) -> MailContext<'a> {
+        MailContext {
+            tenant: &tenant.name,
+            timezone: &tenant.timezone,
+            portal_url: Cloud::named(tenant.cloud).service_health_url,
+            demo: self.source.is_demo(),
+            claim_channel: tenant.claim_channel,
+            support_plan: tenant.support_plan,
+        }
     }
 
     async fn commit_tenant(
@@ -187,25 +293,20 @@ impl Daemon {
         observations: &[Observation],
         now: Timestamp,
     ) -> Result<Vec<NewMail>, RenderError> {
-        let cloud = Cloud::named(tenant.cloud);
-        let ctx = MailContext {
-            tenant: &tenant.name,
-            timezone: &tenant.timezone,
-            portal_url: cloud.service_health_url,
-            demo: self.source.is_demo(),
-        };
+        let ctx = self.mail_context(tenant);
+        let claim_policy = tenant.claim_policy();
         let today = now.to_zoned(tenant.timezone.clone()).date();
         let mut mails = Vec::new();
-        let mut digest: Vec<(&Incident, Option<Date>)> = Vec::new();
+        let mut digest: Vec<(&Incident, Option<ClaimDates>)> = Vec::new();
         for o in observations {
             let i = &o.incident;
-            let deadline = deadline_of(i);
+            let deadline = claim_of(i, &claim_policy);
             let notifiable = self
                 .config
                 .notify
                 .event_types
                 .contains(i.event_type.as_str());
-            let open = !i.false_positive && deadline.is_some_and(|d| d >= today);
+            let open = !i.false_positive && deadline.is_some_and(|d| d.remind_by >= today);
             match o.disposition(notifiable, open) {
                 Disposition::Silent => {}
                 Disposition::Digest => digest.push((i, deadline)),
@@ -228,6 +329,9 @@ impl Daemon {
                         body_text: r.text,
                         body_html: r.html,
                         thread_id: Some(thread),
+                        due: now,
+                        reminder: None,
+                        ics: None,
                     });
                 }
             }
@@ -243,6 +347,9 @@ impl Daemon {
                 body_text: r.text,
                 body_html: r.html,
                 thread_id: None,
+                due: tenant.calendar().next_open_instant(now),
+                reminder: None,
+                ics: None,
             });
         }
         Ok(mails)
@@ -308,11 +415,18 @@ fn log_cycle(r: &CycleReport) {
     );
 }
 
-/// The SLA claim deadline, for service issues.
-pub fn deadline_of(i: &Incident) -> Option<Date> {
-    i.event_type
-        .is_service_issue()
-        .then(|| claim_deadline(i.impact_start.unwrap_or(i.first_seen), 1))
+/// How far back incidents are considered for follow-up (claim windows last at most ~3 months).
+const FOLLOW_UP_DAYS: i64 = 200;
+
+/// The SLA claim deadlines, for service issues.
+pub fn claim_of(i: &Incident, policy: &ClaimPolicy) -> Option<ClaimDates> {
+    i.event_type.is_service_issue().then(|| {
+        claim_dates(
+            i.impact_start.unwrap_or(i.first_seen),
+            &i.subscriptions,
+            policy,
+        )
+    })
 }
 
 fn recipients(t: &TenantConfig) -> Vec<String> {
@@ -330,20 +444,4 @@ fn id_part(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// The incidents known to the store, with their last mail, keyed for display.
-pub async fn incident_rows(
-    store: &Store,
-) -> Result<Vec<(Incident, Option<crate::store::LastMail>)>, StoreError> {
-    let mut last: HashMap<(String, String), crate::store::LastMail> = store.last_mails().await?;
-    Ok(store
-        .all_incidents()
-        .await?
-        .into_iter()
-        .map(|i| {
-            let m = last.remove(&(i.tenant.clone(), i.tracking_id.clone()));
-            (i, m)
-        })
-        .collect())
 }

@@ -67,6 +67,8 @@ pub struct Incident {
     pub mitigated_at: Option<Timestamp>,
     pub last_update: Option<Timestamp>,
     pub pir: PirState,
+    /// When pirwatch first saw a PIR for it (review reminders count from here).
+    pub pir_seen: Option<Timestamp>,
     /// Microsoft said the service was healthy after all; follow-ups stop.
     pub false_positive: bool,
     pub impacts: Vec<ImpactedRegion>,
@@ -135,6 +137,8 @@ pub enum NoticeKind {
     Pir,
     FalsePositive,
     Digest,
+    /// A follow-up reminder (PIR review, claim, window closed, PIR nudge).
+    Reminder,
 }
 
 impl NoticeKind {
@@ -146,6 +150,7 @@ impl NoticeKind {
             Self::Pir => "pir",
             Self::FalsePositive => "false_positive",
             Self::Digest => "digest",
+            Self::Reminder => "reminder",
         }
     }
 
@@ -157,6 +162,7 @@ impl NoticeKind {
             "pir" => Self::Pir,
             "false_positive" => Self::FalsePositive,
             "digest" => Self::Digest,
+            "reminder" => Self::Reminder,
             _ => return None,
         })
     }

@@ -12,6 +12,7 @@ pub mod followup;
 pub mod incident;
 pub mod logging;
 pub mod notify;
+pub mod report;
 pub mod source;
 pub mod store;
 pub mod tracker;

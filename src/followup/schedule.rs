@@ -148,6 +148,7 @@ pub fn reminders(i: Inputs<'_>, policy: &ReminderPolicy, cal: &WorkCalendar) -> 
     }
     if !i.acks.reviewed
         && let Some(at) = pir::nudge_at(i.incident, policy.pir_nudge_after)
+        && at >= i.incident.first_seen
     {
         out.push(reminder(
             Series::PirNudge,
@@ -249,6 +250,7 @@ mod tests {
             mitigated_at: Some(ts(start) + SignedDuration::from_hours(3)),
             last_update: None,
             pir,
+            pir_seen: None,
             false_positive: false,
             impacts: Vec::new(),
             subscriptions: BTreeSet::new(),

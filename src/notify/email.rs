@@ -1,7 +1,8 @@
 //! Delivering one mail: SMTP through lettre (STARTTLS, implicit TLS or none; AUTH), or `.eml`
 //! files in a directory for the demo.
 //!
-//! Every mail is `multipart/alternative` (text, then HTML) with the `Message-ID` it was queued
+//! Every mail is `multipart/alternative` (text, then HTML; inside `multipart/mixed` with a
+//! `text/calendar` attachment when it carries the claim deadline) with the `Message-ID` it was queued
 //! with, and `In-Reply-To`/`References` pointing at its incident's thread, so a re-send after a
 //! crash is folded by mail clients and all mail about one incident threads together.
 
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::{PoolConfig, authentication::Mechanism};
@@ -190,18 +191,27 @@ pub fn build_message(mail: &QueuedMail, from: &Mailbox) -> Result<Message, SendE
     if let Some(thread) = mail.thread_id.as_ref().filter(|t| **t != mail.message_id) {
         b = b.in_reply_to(thread.clone()).references(thread.clone());
     }
-    b.multipart(
-        MultiPart::alternative()
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(mail.body_text.clone()),
+    let alternative = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.body_text.clone()),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(mail.body_html.clone()),
+        );
+    let body = match &mail.ics {
+        None => alternative,
+        Some(ics) => {
+            let calendar = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                .map_err(|e| bad(format!("calendar content type: {e}")))?;
+            MultiPart::mixed().multipart(alternative).singlepart(
+                Attachment::new("claim-deadline.ics".to_owned()).body(ics.clone(), calendar),
             )
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_HTML)
-                    .body(mail.body_html.clone()),
-            ),
-    )
-    .map_err(|e| bad(format!("building the message: {e}")))
+        }
+    };
+    b.multipart(body)
+        .map_err(|e| bad(format!("building the message: {e}")))
 }

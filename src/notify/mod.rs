@@ -2,5 +2,6 @@
 //! directory (`email`), and drain the outbox with retries (`outbox`).
 
 pub mod email;
+pub mod ics;
 pub mod outbox;
 pub mod render;

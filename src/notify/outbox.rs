@@ -32,18 +32,18 @@ pub fn retry_delay(attempts: i64) -> Duration {
     Duration::from_secs(30u64.saturating_mul(1 << exp)).min(Duration::from_secs(3600))
 }
 
-/// Sends every queued mail whose next attempt is due by `due_by` (`pirwatch once` passes the
-/// far future: its caller's schedule is the backoff). Stops early, leaving the rest queued,
-/// when `stop` is cancelled.
+/// Sends every queued mail due at `now` whose retry backoff has ended by `retry_by`
+/// (`pirwatch once` passes the far future: its caller's schedule is the backoff). Stops early,
+/// leaving the rest queued, when `stop` is cancelled.
 pub async fn deliver_due(
     store: &Store,
     mailer: &Mailer,
     now: Timestamp,
-    due_by: Timestamp,
+    retry_by: Timestamp,
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
-    for mail in store.due_mails(due_by).await? {
+    for mail in store.due_mails(now, retry_by).await? {
         if stop.is_cancelled() {
             break;
         }

@@ -8,6 +8,10 @@ use jiff::{Timestamp, civil::Date, tz::TimeZone};
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::followup::claim::{CLAIM_CONTENTS, ClaimChannel, ClaimDates};
+use crate::followup::pir;
+use crate::followup::schedule::{Reminder, Series};
+use crate::followup::support::SupportPlan;
 use crate::incident::{Incident, NoticeKind, PirState};
 use crate::source::event::Update;
 
@@ -36,6 +40,10 @@ pub struct MailContext<'a> {
     pub portal_url: &'a str,
     /// Where the source is the built-in demo, mails say so.
     pub demo: bool,
+    /// Where this tenant files SLA claims.
+    pub claim_channel: ClaimChannel,
+    /// What its support plan promises.
+    pub support_plan: SupportPlan,
 }
 
 /// An incident as the templates see it.
@@ -59,7 +67,12 @@ struct IncidentView {
     subscriptions: Vec<String>,
     impact_start: Option<String>,
     mitigated_at: Option<String>,
+    /// The date reminded (the earlier of the SLA's and the partner's).
     claim_deadline: Option<String>,
+    sla_deadline: Option<String>,
+    partner_deadline: Option<String>,
+    preliminary_pir_by: Option<String>,
+    final_pir_by: Option<String>,
 }
 
 /// Azure HTML, sanitised, with its text rendering.
@@ -128,7 +141,15 @@ impl Default for Renderer {
     }
 }
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 9] = [
+    ("export.md", include_str!("../../templates/export.md")),
+    ("_claim.html", include_str!("../../templates/_claim.html")),
+    ("_claim.txt", include_str!("../../templates/_claim.txt")),
+    (
+        "reminder.html",
+        include_str!("../../templates/reminder.html"),
+    ),
+    ("reminder.txt", include_str!("../../templates/reminder.txt")),
     (
         "incident.html",
         include_str!("../../templates/incident.html"),
@@ -164,19 +185,16 @@ impl Renderer {
         kind: NoticeKind,
         incident: &Incident,
         new_updates: &[Update],
-        claim_deadline: Option<Date>,
+        claim: Option<ClaimDates>,
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
-        let view = view(incident, new_updates, claim_deadline, ctx.timezone);
+        let view = view(incident, new_updates, claim, ctx.timezone);
         let subject = subject(kind, incident, ctx);
         let vars = minijinja::context! {
             kind => kind.as_str(),
             subject => &subject,
-            tenant => ctx.tenant,
-            timezone => ctx.timezone.iana_name().unwrap_or("UTC"),
-            portal_url => ctx.portal_url,
-            demo => ctx.demo,
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
+            ..common(ctx)
         };
         Ok(Rendered {
             text: self.render("incident.txt", &vars)?,
@@ -188,7 +206,7 @@ impl Renderer {
     /// The first-poll digest: resolved incidents whose follow-ups are still open.
     pub fn digest(
         &self,
-        incidents: &[(&Incident, Option<Date>)],
+        incidents: &[(&Incident, Option<ClaimDates>)],
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
         let views: Vec<IncidentView> = incidents
@@ -204,17 +222,75 @@ impl Renderer {
         );
         let vars = minijinja::context! {
             subject => &subject,
-            tenant => ctx.tenant,
-            timezone => ctx.timezone.iana_name().unwrap_or("UTC"),
-            portal_url => ctx.portal_url,
-            demo => ctx.demo,
             incidents => minijinja::Value::from(minijinja::value::Serde(&views)),
+            ..common(ctx)
         };
         Ok(Rendered {
             text: self.render("digest.txt", &vars)?,
             html: self.render("digest.html", &vars)?,
             subject,
         })
+    }
+
+    /// A follow-up reminder about one incident, at `now`.
+    pub fn reminder(
+        &self,
+        r: &Reminder,
+        incident: &Incident,
+        claim: Option<ClaimDates>,
+        ctx: &MailContext<'_>,
+        now: Timestamp,
+    ) -> Result<Rendered, RenderError> {
+        let view = view(incident, &[], claim, ctx.timezone);
+        let today = now.to_zoned(ctx.timezone.clone()).date();
+        let days_left = claim.map(|c| (c.remind_by - today).get_days());
+        let subject = reminder_subject(r.series, incident, claim, days_left, ctx);
+        let vars = minijinja::context! {
+            series => r.series.as_str(),
+            step => r.step,
+            days_left => days_left,
+            subject => &subject,
+            i => minijinja::Value::from(minijinja::value::Serde(&view)),
+            ..common(ctx)
+        };
+        Ok(Rendered {
+            text: self.render("reminder.txt", &vars)?,
+            html: self.render("reminder.html", &vars)?,
+            subject,
+        })
+    }
+
+    /// The PIR archive entry of an incident, as Markdown (Azure's HTML turned into text).
+    pub fn export_markdown(
+        &self,
+        record: &crate::report::IncidentRecord,
+        exported: Timestamp,
+    ) -> Result<String, RenderError> {
+        #[derive(Serialize)]
+        struct U {
+            published: Timestamp,
+            tags: Vec<String>,
+            text: String,
+        }
+        let updates: Vec<U> = record
+            .updates
+            .iter()
+            .map(|u| U {
+                published: u.published,
+                tags: u.tags.iter().cloned().collect(),
+                text: to_text(&u.summary),
+            })
+            .collect();
+        let vars = minijinja::context! {
+            r => minijinja::Value::from(minijinja::value::Serde(&record.row)),
+            summary => record.summary.as_deref().map(to_text),
+            description => record.description.as_deref().or(record.article.as_deref()).map(to_text),
+            updates => minijinja::Value::from(minijinja::value::Serde(&updates)),
+            acks => minijinja::Value::from(minijinja::value::Serde(&record.acknowledgements)),
+            mails => minijinja::Value::from(minijinja::value::Serde(&record.mails)),
+            exported => exported.to_string(),
+        };
+        self.render("export.md", &vars)
     }
 
     fn render(&self, name: &'static str, vars: &minijinja::Value) -> Result<String, RenderError> {
@@ -228,12 +304,75 @@ impl Renderer {
     }
 }
 
+/// Template variables every mail of a tenant shares.
+fn common(ctx: &MailContext<'_>) -> minijinja::Value {
+    minijinja::context! {
+        tenant => ctx.tenant,
+        timezone => ctx.timezone.iana_name().unwrap_or("UTC"),
+        portal_url => ctx.portal_url,
+        demo => ctx.demo,
+        claim_channel => ctx.claim_channel.as_str(),
+        how_to_file => ctx.claim_channel.how_to_file(),
+        claim_contents => CLAIM_CONTENTS.to_vec(),
+        support_plan => ctx.support_plan.name(),
+        severities => minijinja::Value::from(minijinja::value::Serde(ctx.support_plan.severities())),
+    }
+}
+
+fn reminder_subject(
+    series: Series,
+    i: &Incident,
+    claim: Option<ClaimDates>,
+    days_left: Option<i32>,
+    ctx: &MailContext<'_>,
+) -> String {
+    let deadline = claim.map_or_else(|| "?".to_owned(), |c| c.remind_by.to_string());
+    let what = match series {
+        Series::PirReview => format!(
+            "Reminder: review the PIR of Azure incident {}",
+            i.tracking_id
+        ),
+        Series::Claim => match days_left {
+            Some(1) => format!(
+                "SLA claim for Azure incident {} due TOMORROW ({deadline})",
+                i.tracking_id
+            ),
+            Some(0) => format!(
+                "SLA claim for Azure incident {} due TODAY ({deadline})",
+                i.tracking_id
+            ),
+            Some(n) => format!(
+                "SLA claim for Azure incident {} due in {n} days ({deadline})",
+                i.tracking_id
+            ),
+            None => format!("SLA claim for Azure incident {}", i.tracking_id),
+        },
+        Series::WindowClosed => {
+            format!(
+                "SLA claim window closed for Azure incident {} ({deadline})",
+                i.tracking_id
+            )
+        }
+        Series::PirNudge => format!(
+            "No PIR yet for Azure incident {}: you can request one",
+            i.tracking_id
+        ),
+    };
+    let title: String = i.title.chars().take(100).collect();
+    format!(
+        "[pirwatch/{}] {}{what}: {title}",
+        ctx.tenant,
+        if ctx.demo { "DEMO: " } else { "" }
+    )
+}
+
 fn view(
     i: &Incident,
     new_updates: &[Update],
-    claim_deadline: Option<Date>,
+    claim: Option<ClaimDates>,
     tz: &TimeZone,
 ) -> IncidentView {
+    let expected = pir::expectation(i);
     IncidentView {
         tracking_id: i.tracking_id.clone(),
         title: i.title.clone(),
@@ -261,7 +400,13 @@ fn view(
         subscriptions: i.subscriptions.iter().cloned().collect(),
         impact_start: i.impact_start.map(|t| local_time(t, tz)),
         mitigated_at: i.mitigated_at.map(|t| local_time(t, tz)),
-        claim_deadline: claim_deadline.map(date),
+        claim_deadline: claim.map(|c| date(c.remind_by)),
+        sla_deadline: claim.map(|c| date(c.sla_deadline)),
+        partner_deadline: claim.and_then(|c| c.partner_deadline).map(date),
+        preliminary_pir_by: expected
+            .and_then(|e| e.preliminary_by)
+            .map(|t| local_time(t, tz)),
+        final_pir_by: expected.and_then(|e| e.final_by).map(|t| local_time(t, tz)),
     }
 }
 
@@ -275,7 +420,7 @@ fn subject(kind: NoticeKind, i: &Incident, ctx: &MailContext<'_>) -> String {
             pir_word(i.pir)
         ),
         NoticeKind::FalsePositive => "False positive: Azure incident".to_owned(),
-        NoticeKind::Digest => "Azure incidents".to_owned(),
+        NoticeKind::Digest | NoticeKind::Reminder => "Azure incident".to_owned(),
     };
     let title: String = i.title.chars().take(120).collect();
     format!(
@@ -316,6 +461,7 @@ mod tests {
             mitigated_at: Some(at("2026-03-29T03:15:00Z")),
             last_update: None,
             pir: PirState::Final,
+            pir_seen: None,
             false_positive: false,
             impacts: vec![ImpactedRegion {
                 service: "Virtual Machines".into(),
@@ -344,6 +490,8 @@ mod tests {
             timezone: tz,
             portal_url: "https://portal.azure.com/#health",
             demo: false,
+            claim_channel: ClaimChannel::Microsoft,
+            support_plan: SupportPlan::Standard,
         }
     }
 
@@ -351,7 +499,11 @@ mod tests {
     fn pir_mail_is_sanitised_localised_and_complete() {
         let tz = TimeZone::get("Europe/Amsterdam").expect("tz");
         let i = incident();
-        let deadline = jiff::civil::date(2026, 5, 31);
+        let deadline = ClaimDates {
+            sla_deadline: jiff::civil::date(2026, 5, 31),
+            partner_deadline: None,
+            remind_by: jiff::civil::date(2026, 5, 31),
+        };
         let r = Renderer::new()
             .incident(NoticeKind::Pir, &i, &i.updates, Some(deadline), &ctx(&tz))
             .expect("renders");
@@ -394,5 +546,53 @@ mod tests {
         let d = r.digest(&[(&i, None)], &ctx(&tz)).expect("digest");
         assert!(d.subject.contains("1 recent Azure incident with"));
         assert!(d.text.contains("BC_1-FXZ"));
+        let claim = ClaimDates {
+            sla_deadline: jiff::civil::date(2026, 5, 31),
+            partner_deadline: None,
+            remind_by: jiff::civil::date(2026, 5, 31),
+        };
+        let now: Timestamp = "2026-05-24T08:00:00Z".parse().expect("ts");
+        for series in [
+            Series::PirReview,
+            Series::Claim,
+            Series::WindowClosed,
+            Series::PirNudge,
+        ] {
+            let rem = Reminder {
+                series,
+                step: 1,
+                at: now,
+                days_before: Some(7),
+            };
+            let m = r
+                .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
+                .expect("reminder");
+            assert!(
+                m.text.contains("pirwatch ack BC_1-FXZ"),
+                "{series:?}: {}",
+                m.text
+            );
+            assert!(m.html.contains("BC_1-FXZ"));
+        }
+        let rem = Reminder {
+            series: Series::Claim,
+            step: 2,
+            at: now,
+            days_before: Some(7),
+        };
+        let m = r
+            .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
+            .expect("claim");
+        assert!(
+            m.subject.contains("due in 7 days (2026-05-31)"),
+            "{}",
+            m.subject
+        );
+        assert!(m.text.contains("Refund Request"), "{}", m.text);
+        assert!(
+            m.text.contains("< 4 hours"),
+            "support plan times: {}",
+            m.text
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! pattern), so a crash either keeps both or neither. A mail is marked sent only after the SMTP
 //! server accepted it: delivery is at-least-once, and a re-sent mail keeps its `Message-ID`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use crate::followup::schedule::{Acks, Series};
 use crate::incident::{Incident, NoticeKind, PirState};
 use crate::source::event::Update;
 use crate::tracker::Observation;
@@ -50,6 +51,12 @@ pub struct NewMail {
     pub body_html: String,
     /// The incident thread's root `Message-ID` (for `In-Reply-To`/`References`).
     pub thread_id: Option<String>,
+    /// Not before this instant (working hours for reminders and digests).
+    pub due: Timestamp,
+    /// For reminders: series and step.
+    pub reminder: Option<(Series, u32)>,
+    /// An iCalendar attachment.
+    pub ics: Option<String>,
 }
 
 /// A queued mail as read back for delivery.
@@ -66,6 +73,7 @@ pub struct QueuedMail {
     pub created: Timestamp,
     pub attempts: i64,
     pub rejections: i64,
+    pub ics: Option<String>,
 }
 
 /// How one scope's poll went.
@@ -253,13 +261,19 @@ impl Store {
         Ok(())
     }
 
-    /// Queued mails whose next attempt is due, oldest first.
-    pub async fn due_mails(&self, now: Timestamp) -> Result<Vec<QueuedMail>, StoreError> {
+    /// Queued mails due at `now` (working hours) whose retry backoff ended by `retry_by`,
+    /// oldest first.
+    pub async fn due_mails(
+        &self,
+        now: Timestamp,
+        retry_by: Timestamp,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_ms <= $1 \
-             ORDER BY created_ms, message_id",
+            "SELECT * FROM outbox WHERE state = 'queued' AND not_before_ms <= $1 \
+             AND next_attempt_ms <= $2 ORDER BY created_ms, message_id",
         )
         .bind(ms(now))
+        .bind(ms(retry_by))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -276,16 +290,20 @@ impl Store {
                     created: from_ms(r.try_get("created_ms")?)?,
                     attempts: r.try_get("attempts")?,
                     rejections: r.try_get("rejections")?,
+                    ics: r.try_get("ics")?,
                 })
             })
             .collect()
     }
 
-    /// Mails still queued (due or not).
-    pub async fn queued_count(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued'")
-            .fetch_one(&self.pool)
-            .await?;
+    /// Mails still queued that were due at `now` (not counting those waiting for working hours).
+    pub async fn queued_count(&self, now: Timestamp) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox WHERE state = 'queued' AND not_before_ms <= $1",
+        )
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get("n")?)
     }
 
@@ -384,6 +402,199 @@ impl Store {
             .collect()
     }
 
+    /// Queues mails outside a poll (reminders). Mails already queued (same id) are kept as they are.
+    pub async fn queue_mails(
+        &self,
+        tenant: &str,
+        mails: &[NewMail],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for m in mails {
+            insert_mail(&mut tx, tenant, m, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Incidents of `tenant` first seen since `since` that may still need follow-up.
+    pub async fn followup_candidates(
+        &self,
+        tenant: &str,
+        since: Timestamp,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM incidents WHERE tenant = $1 AND false_positive = 0 \
+             AND first_seen_ms >= $2 ORDER BY first_seen_ms, tracking_id",
+        )
+        .bind(tenant)
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    /// How many updates are stored for an incident.
+    pub async fn update_count(&self, tenant: &str, tracking_id: &str) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM updates WHERE tenant = $1 AND tracking_id = $2")
+                .bind(tenant)
+                .bind(tracking_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Incidents with this tracking id, in any tenant.
+    pub async fn find(&self, tracking_id: &str) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM incidents WHERE tracking_id = $1 ORDER BY tenant")
+            .bind(tracking_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    /// The highest reminder step queued or sent per series, for one incident.
+    pub async fn reminder_steps(
+        &self,
+        tenant: &str,
+        tracking_id: &str,
+    ) -> Result<BTreeMap<Series, u32>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.series, MAX(o.step) AS step FROM outbox o JOIN outbox_incidents oi \
+             ON oi.message_id = o.message_id WHERE oi.tenant = $1 AND oi.tracking_id = $2 \
+             AND o.series IS NOT NULL GROUP BY o.series",
+        )
+        .bind(tenant)
+        .bind(tracking_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let series: String = r.try_get("series")?;
+            let step: i64 = r.try_get("step")?;
+            if let Some(s) = Series::parse(&series) {
+                out.insert(s, u32::try_from(step).unwrap_or(0));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an acknowledgement. Returns false when the same one was already recorded.
+    pub async fn record_ack(
+        &self,
+        tenant: &str,
+        tracking_id: &str,
+        ack: &AckRecord,
+    ) -> Result<bool, StoreError> {
+        let (kind, outcome, reference, reason) = ack.kind.columns();
+        let mut tx = self.pool.begin().await?;
+        let existing = sqlx::query(
+            "SELECT outcome, reference, reason FROM acks WHERE tenant = $1 AND tracking_id = $2 \
+             AND kind = $3",
+        )
+        .bind(tenant)
+        .bind(tracking_id)
+        .bind(kind)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            let same = row.try_get::<String, _>("outcome")? == outcome
+                && row.try_get::<Option<String>, _>("reference")?.as_deref() == reference
+                && row.try_get::<Option<String>, _>("reason")?.as_deref() == reason;
+            if same {
+                return Ok(false);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO acks (tenant, tracking_id, kind, outcome, by_whom, at_ms, reference, reason) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (tenant, tracking_id, kind) DO UPDATE SET \
+             outcome = excluded.outcome, by_whom = excluded.by_whom, at_ms = excluded.at_ms, \
+             reference = excluded.reference, reason = excluded.reason",
+        )
+        .bind(tenant)
+        .bind(tracking_id)
+        .bind(kind)
+        .bind(outcome)
+        .bind(&ack.by)
+        .bind(ms(ack.at))
+        .bind(reference)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        let series: &[&str] = if kind == "reviewed" {
+            &["pir_review", "pir_nudge"]
+        } else {
+            &["claim", "window_closed"]
+        };
+        for s in series {
+            cancel_queued(&mut tx, tenant, tracking_id, s).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The acknowledgements of one incident.
+    pub async fn acks(
+        &self,
+        tenant: &str,
+        tracking_id: &str,
+    ) -> Result<Vec<AckRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM acks WHERE tenant = $1 AND tracking_id = $2 ORDER BY at_ms, kind",
+        )
+        .bind(tenant)
+        .bind(tracking_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind = AckKind::from_columns(
+                    &r.try_get::<String, _>("kind")?,
+                    &r.try_get::<String, _>("outcome")?,
+                    r.try_get("reference")?,
+                    r.try_get("reason")?,
+                )
+                .ok_or_else(|| StoreError::Corrupt("unknown acknowledgement".into()))?;
+                Ok(AckRecord {
+                    kind,
+                    by: r.try_get("by_whom")?,
+                    at: from_ms(r.try_get("at_ms")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every mail about one incident, oldest first.
+    pub async fn mails_about(
+        &self,
+        tenant: &str,
+        tracking_id: &str,
+    ) -> Result<Vec<MailRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.* FROM outbox o JOIN outbox_incidents oi ON oi.message_id = o.message_id \
+             WHERE oi.tenant = $1 AND oi.tracking_id = $2 ORDER BY o.created_ms, o.message_id",
+        )
+        .bind(tenant)
+        .bind(tracking_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let sent: Option<i64> = r.try_get("sent_ms")?;
+                Ok(MailRecord {
+                    kind: r.try_get("kind")?,
+                    series: r.try_get("series")?,
+                    state: r.try_get("state")?,
+                    subject: r.try_get("subject")?,
+                    queued: from_ms(r.try_get("created_ms")?)?.to_string(),
+                    sent: opt_ms(sent)?.map(|t| t.to_string()),
+                    error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -392,12 +603,98 @@ impl Store {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
+async fn cancel_queued(
+    tx: &mut Tx<'_>,
+    tenant: &str,
+    tracking_id: &str,
+    series: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'cancelled' WHERE state = 'queued' AND series = $1 AND \
+         message_id IN (SELECT message_id FROM outbox_incidents WHERE tenant = $2 AND tracking_id = $3)",
+    )
+    .bind(series)
+    .bind(tenant)
+    .bind(tracking_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What was acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AckKind {
+    /// The PIR was read.
+    Reviewed,
+    /// The claim was filed, under this support request.
+    Claimed { reference: Option<String> },
+    /// No claim will be filed.
+    NoClaim { reason: Option<String> },
+}
+
+impl AckKind {
+    fn columns(&self) -> (&'static str, &'static str, Option<&str>, Option<&str>) {
+        match self {
+            Self::Reviewed => ("reviewed", "reviewed", None, None),
+            Self::Claimed { reference } => ("claim", "claimed", reference.as_deref(), None),
+            Self::NoClaim { reason } => ("claim", "declined", None, reason.as_deref()),
+        }
+    }
+
+    fn from_columns(
+        kind: &str,
+        outcome: &str,
+        reference: Option<String>,
+        reason: Option<String>,
+    ) -> Option<Self> {
+        Some(match (kind, outcome) {
+            ("reviewed", _) => Self::Reviewed,
+            ("claim", "claimed") => Self::Claimed { reference },
+            ("claim", "declined") => Self::NoClaim { reason },
+            _ => return None,
+        })
+    }
+}
+
+/// An acknowledgement: what, by whom, when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AckRecord {
+    #[serde(flatten)]
+    pub kind: AckKind,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// The acknowledgements that stop reminders.
+pub fn acks_summary(records: &[AckRecord]) -> Acks {
+    Acks {
+        reviewed: records.iter().any(|a| a.kind == AckKind::Reviewed),
+        claim_decided: records
+            .iter()
+            .any(|a| matches!(a.kind, AckKind::Claimed { .. } | AckKind::NoClaim { .. })),
+    }
+}
+
+/// A mail about an incident, for `pirwatch show` and `export`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MailRecord {
+    pub kind: String,
+    pub series: Option<String>,
+    pub state: String,
+    pub subject: String,
+    pub queued: String,
+    pub sent: Option<String>,
+    pub error: Option<String>,
+}
+
 async fn upsert_incident(tx: &mut Tx<'_>, i: &Incident, now: Timestamp) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO incidents (tenant, tracking_id, event_type, status, title, summary, \
          description, article, level, impact_start_ms, mitigated_ms, last_update_ms, pir, \
          false_positive, impacts, subscriptions, first_seen_ms, sensitive, details_unavailable, \
-         changed_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) \
+         changed_ms, pir_seen_ms) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21) \
          ON CONFLICT (tenant, tracking_id) DO UPDATE SET event_type = excluded.event_type, \
          status = excluded.status, title = excluded.title, summary = excluded.summary, \
          description = excluded.description, article = excluded.article, level = excluded.level, \
@@ -405,7 +702,8 @@ async fn upsert_incident(tx: &mut Tx<'_>, i: &Incident, now: Timestamp) -> Resul
          last_update_ms = excluded.last_update_ms, pir = excluded.pir, \
          false_positive = excluded.false_positive, impacts = excluded.impacts, \
          subscriptions = excluded.subscriptions, sensitive = excluded.sensitive, \
-         details_unavailable = excluded.details_unavailable, changed_ms = excluded.changed_ms",
+         details_unavailable = excluded.details_unavailable, changed_ms = excluded.changed_ms, \
+         pir_seen_ms = excluded.pir_seen_ms",
     )
     .bind(&i.tenant)
     .bind(&i.tracking_id)
@@ -427,6 +725,7 @@ async fn upsert_incident(tx: &mut Tx<'_>, i: &Incident, now: Timestamp) -> Resul
     .bind(i64::from(i.sensitive))
     .bind(i64::from(i.details_unavailable))
     .bind(ms(now))
+    .bind(i.pir_seen.map(ms))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -486,8 +785,9 @@ async fn insert_mail(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (message_id, tenant, kind, recipients, subject, body_text, body_html, \
-         thread_id, created_ms, state, attempts, rejections, next_attempt_ms) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',0,0,$9) ON CONFLICT DO NOTHING",
+         thread_id, created_ms, state, attempts, rejections, not_before_ms, next_attempt_ms, \
+         series, step, ics) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'queued',0,0,$10,$9,$11,$12,$13) ON CONFLICT DO NOTHING",
     )
     .bind(&m.message_id)
     .bind(tenant)
@@ -498,6 +798,10 @@ async fn insert_mail(
     .bind(&m.body_html)
     .bind(&m.thread_id)
     .bind(ms(now))
+    .bind(ms(m.due.max(now)))
+    .bind(m.reminder.map(|(s, _)| s.as_str()))
+    .bind(m.reminder.map(|(_, n)| i64::from(n)))
+    .bind(&m.ics)
     .execute(&mut **tx)
     .await?;
     for id in &m.incidents {
@@ -529,6 +833,7 @@ fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Incident, StoreError
         mitigated_at: opt_ms(r.try_get("mitigated_ms")?)?,
         last_update: opt_ms(r.try_get("last_update_ms")?)?,
         pir: PirState::parse(&r.try_get::<String, _>("pir")?),
+        pir_seen: opt_ms(r.try_get("pir_seen_ms")?)?,
         false_positive: r.try_get::<i64, _>("false_positive")? != 0,
         impacts: from_json(&r.try_get::<String, _>("impacts")?)?,
         subscriptions: from_json(&r.try_get::<String, _>("subscriptions")?)?,

@@ -27,6 +27,8 @@ pub struct Setup {
     pub extra: String,
     /// The `[tenants.credential]` body.
     pub credential: String,
+    /// Working days and hours (default: always, so tests do not depend on the time of day).
+    pub working_time: String,
 }
 
 impl Setup {
@@ -41,6 +43,10 @@ impl Setup {
             timezone: "Europe/Amsterdam".into(),
             extra: String::new(),
             credential: "kind = \"azure_cli\"\n".into(),
+            working_time:
+                "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+                           working_hours = \"00:00-24:00\"\n"
+                    .into(),
         }
     }
 }
@@ -120,7 +126,7 @@ impl Env {
              [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\ncloud = \"public\"\n\
              arm_endpoint = \"{arm}\"\nsubscriptions = [{subs}]\ntenant_events = {te}\n\
              recipients = [\"Incident Team <incidents@contoso.example>\", \"oncall@contoso.example\"]\n\
-             timezone = \"{tz}\"\n[tenants.credential]\n{cred}",
+             timezone = \"{tz}\"\n{hours}[tenants.credential]\n{cred}",
             state = self.state_path().display(),
             extra = s.extra,
             arm = s.arm_base,
@@ -128,6 +134,7 @@ impl Env {
             te = s.tenant_events,
             tz = s.timezone,
             cred = s.credential,
+            hours = s.working_time,
         );
         std::fs::write(self.config_path(), text).expect("write config");
     }
