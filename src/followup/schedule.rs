@@ -114,13 +114,13 @@ pub fn reminders(i: Inputs<'_>, policy: &ReminderPolicy, cal: &WorkCalendar) -> 
         return Vec::new();
     }
     let mut out = Vec::new();
-    if let (Some(seen), false) = (i.pir_seen, i.acks.reviewed) {
-        if i.incident.pir > PirState::None {
-            let start = cal.date_of(seen);
-            for step in 1..=policy.review_max {
-                let day = cal.add_working_days(start, policy.review_every_working_days * step);
-                out.push(reminder(Series::PirReview, step, cal.opening(day), None));
-            }
+    if let (Some(seen), false) = (i.pir_seen, i.acks.reviewed)
+        && i.incident.pir > PirState::None
+    {
+        let start = cal.date_of(seen);
+        for step in 1..=policy.review_max {
+            let day = cal.add_working_days(start, policy.review_every_working_days * step);
+            out.push(reminder(Series::PirReview, step, cal.opening(day), None));
         }
     }
     if let (Some(claim), false) = (i.claim, i.acks.claim_decided) {
