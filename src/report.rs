@@ -19,9 +19,7 @@ use crate::store::{AckKind, AckRecord, LastMail, MailRecord, Store, StoreError, 
 pub struct PirReview {
     /// `no_pir`, `to_review`, `reviewed` or `not_applicable` (false positive).
     pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<Timestamp>,
 }
 
@@ -35,13 +33,9 @@ pub struct Claim {
     pub deadline: Option<String>,
     pub sla_deadline: Option<String>,
     pub partner_deadline: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<Timestamp>,
 }
 

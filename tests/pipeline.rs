@@ -381,3 +381,128 @@ async fn an_invalid_config_exits_78_naming_file_line_and_key() {
         r.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_names_the_incident_clearly_and_is_idempotent() {
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+    let mut setup = Setup::new(&arm.base, sink.port);
+    // A CSP partner watching two customers who both see the same incident.
+    setup.extra = format!(
+        "[[tenants]]\nname = \"fabrikam\"\ntenant_id = \"{}\"\narm_endpoint = \"{}\"\n\
+         subscriptions = [\"sub-a\"]\nrecipients = [\"ops@fabrikam.example\"]\n\
+         claim_channel = \"partner\"\npartner_deadline_days = 30\n\
+         [tenants.credential]\nkind = \"azure_cli\"\n",
+        support::TENANT_ID,
+        arm.base
+    );
+    env.write_config(&setup);
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("AB-1", "Shared outage", hours_ago(2)).build()],
+    );
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = sink.messages();
+    assert_eq!(m.len(), 2, "one mail per customer");
+    let fabrikam = m
+        .iter()
+        .find(|x| x.rcpt_to.contains("fabrikam"))
+        .expect("fabrikam mail");
+    assert!(fabrikam.subject.starts_with("[pirwatch/fabrikam]"));
+    assert!(
+        fabrikam.text.contains("Cloud Solution Provider partner"),
+        "{}",
+        fabrikam.text
+    );
+    assert!(!fabrikam.rcpt_to.contains("contoso"));
+
+    let r = env.pirwatch(&["ack", "AB-1", "--reviewed"]).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("known in several tenants (contoso, fabrikam): pass --tenant"),
+        "{}",
+        r.stderr
+    );
+    let r = env.pirwatch(&["ack", "NOPE-1", "--reviewed"]).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("no incident with tracking ID NOPE-1"),
+        "{}",
+        r.stderr
+    );
+    let r = env
+        .pirwatch(&[
+            "ack",
+            "AB-1",
+            "--claimed",
+            "--no-claim",
+            "--tenant",
+            "contoso",
+        ])
+        .await;
+    assert_eq!(r.code, 2, "clap rejects two answers: {}", r.stderr);
+    let r = env
+        .pirwatch(&[
+            "ack",
+            "AB-1",
+            "--no-claim",
+            "--reason",
+            "no impact",
+            "--tenant",
+            "fabrikam",
+            "--by",
+            "bob",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("fabrikam/AB-1: no SLA claim, recorded for bob"),
+        "{}",
+        r.stdout
+    );
+    let r = env
+        .pirwatch(&[
+            "ack",
+            "AB-1",
+            "--no-claim",
+            "--reason",
+            "no impact",
+            "--tenant",
+            "fabrikam",
+            "--by",
+            "bob",
+        ])
+        .await;
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("already recorded"), "{}", r.stdout);
+
+    let rows = env.incidents().await;
+    let row = |t: &str| rows.iter().find(|r| r["tenant"] == t).expect("row").clone();
+    assert_eq!(row("fabrikam")["claim"]["state"], "declined");
+    assert_eq!(row("fabrikam")["claim"]["reason"], "no impact");
+    assert_eq!(row("fabrikam")["claim"]["by"], "bob");
+    assert_eq!(row("fabrikam")["claim"]["channel"], "partner");
+    assert!(row("fabrikam")["claim"]["partner_deadline"].is_string());
+    assert_eq!(row("contoso")["claim"]["state"], "open");
+    assert_eq!(row("contoso")["pir_review"]["state"], "no_pir");
+    assert!(row("contoso")["next_reminder"]["kind"].is_string());
+
+    let r = env
+        .pirwatch(&["show", "AB-1", "--tenant", "fabrikam"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("# Azure incident AB-1: Shared outage"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("no SLA claim (no impact) by bob"),
+        "{}",
+        r.stdout
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod arm;
 pub mod smtp;
+pub mod token;
 
 use std::path::{Path, PathBuf};
 

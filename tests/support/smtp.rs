@@ -203,6 +203,10 @@ pub struct Received {
     pub to: String,
     pub text: String,
     pub html: String,
+    /// The `Date` header (pirwatch sets it to when the mail was queued).
+    pub date: Option<jiff::Timestamp>,
+    /// A `text/calendar` attachment.
+    pub ics: Option<String>,
 }
 
 impl Received {
@@ -223,6 +227,13 @@ impl Received {
             to: header("To").unwrap_or_default(),
             text: m.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
             html: m.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+            date: m
+                .date()
+                .and_then(|d| jiff::Timestamp::from_second(d.to_timestamp()).ok()),
+            ics: m
+                .attachments()
+                .find(|a| mail_parser::MimeHeaders::is_content_type(*a, "text", "calendar"))
+                .and_then(|a| a.text_contents().map(str::to_owned)),
         }
     }
 }

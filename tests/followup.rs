@@ -1,0 +1,349 @@
+//! Follow-ups end to end, with time driven by the test: the daemon's cycles run at simulated
+//! instants (hourly, over three months) against the fake ARM and a real SMTP server, the daemon
+//! is restarted along the way (once between queueing a reminder and delivering it), and the
+//! team acknowledges through the real `pirwatch ack` command.
+//!
+//! Incident AAA-1 gets a Final PIR, is reviewed after two reminders and its claim filed after
+//! the first claim reminder. Incident BBB-2 never gets a PIR (one nudge) and is never
+//! acknowledged: every claim reminder, then "window closed".
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use azure_core::http::Transport;
+use jiff::{SignedDuration, Timestamp};
+use pirwatch::config::Config;
+use pirwatch::daemon::Daemon;
+use pirwatch::notify::email::Mailer;
+use pirwatch::report;
+use pirwatch::source::Source;
+use pirwatch::source::azure::AzureSource;
+use pirwatch::store::Store;
+use support::arm::{Ev, FakeArm};
+use support::smtp::{SinkOptions, SmtpSink};
+use support::token::{Seen, ToLocal, token_endpoint};
+use support::{Env, TENANT_ID, TOKEN};
+use tokio_util::sync::CancellationToken;
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn h(n: i64) -> SignedDuration {
+    SignedDuration::from_hours(n)
+}
+
+/// What the fake ARM shows at simulated time `t`.
+fn events_at(t: Timestamp) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let a_start = ts("2026-10-05T08:00:00Z");
+    if t >= a_start {
+        let mut a = Ev::service_issue("AAA-1", "Storage in West Europe", a_start).update(
+            a_start + SignedDuration::from_mins(30),
+            "<p>Investigating</p>",
+            &[],
+        );
+        if t >= a_start + h(3) {
+            a = a
+                .update(a_start + h(3), "<p>Mitigated</p>", &[])
+                .resolved(a_start + h(3));
+        }
+        let pir_at = ts("2026-10-16T12:00:00Z");
+        if t >= pir_at {
+            a = a.update(
+                pir_at,
+                "<p>Final PIR: a faulty storage stamp upgrade.</p>",
+                &["Final PIR"],
+            );
+        }
+        out.push(a.build());
+    }
+    let b_start = ts("2026-10-12T08:00:00Z");
+    if t >= b_start {
+        let mut b = Ev::service_issue("BBB-2", "Virtual Machines in West Europe", b_start);
+        if t >= b_start + h(3) {
+            b = b.resolved(b_start + h(3));
+        }
+        out.push(b.build());
+    }
+    out
+}
+
+struct Sim {
+    env: Env,
+    arm: FakeArm,
+    sink: SmtpSink,
+    config: Arc<Config>,
+    token_port: u16,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Sim {
+    async fn new() -> Self {
+        let env = Env::new();
+        let arm = FakeArm::start(TOKEN).await;
+        let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+        std::fs::write(env.path().join("secret"), "app-secret").expect("secret");
+        let text = format!(
+            "[state]\npath = \"{state}\"\n[smtp]\nhost = \"localhost\"\nport = {port}\n\
+             security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n\
+             [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
+             subscriptions = [\"sub-a\"]\nrecipients = [\"team@contoso.example\"]\n\
+             timezone = \"Europe/Amsterdam\"\nsupport_plan = \"professional_direct\"\n\
+             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+             client_secret_file = \"secret\"\n",
+            state = env.state_path().display(),
+            port = sink.port,
+            arm = arm.base,
+        );
+        std::fs::write(env.config_path(), &text).expect("config");
+        let config = Arc::new(Config::load(&env.config_path()).expect("config"));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let token_port = token_endpoint(seen.clone()).await;
+        Self {
+            env,
+            arm,
+            sink,
+            config,
+            token_port,
+            seen,
+        }
+    }
+
+    /// A daemon on the same store: a fresh start after a restart.
+    async fn daemon(&self) -> Daemon {
+        let store = Store::open(&self.config.state.path).await.expect("store");
+        let transport = Transport::new(Arc::new(ToLocal {
+            port: self.token_port,
+            inner: reqwest::Client::new(),
+            seen: self.seen.clone(),
+        }));
+        let source = AzureSource::new(&self.config, reqwest::Client::new(), Some(transport));
+        let mailer = Mailer::smtp(&self.config.smtp, None, None).expect("mailer");
+        Daemon::new(self.config.clone(), store, Source::Azure(source), mailer)
+    }
+
+    async fn ack(&self, args: &[&str]) {
+        let mut full = vec!["ack"];
+        full.extend_from_slice(args);
+        let r = self.env.pirwatch(&full).await;
+        assert_eq!(r.code, 0, "ack {args:?}: {}", r.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
+    let sim = Sim::new().await;
+    let stop = CancellationToken::new();
+    let mut daemon = sim.daemon().await;
+    let mut t = ts("2026-10-05T09:00:00Z");
+    let end = ts("2027-01-02T12:00:00Z");
+    let mut cycles = 0;
+    while t <= end {
+        sim.arm.set_events("sub-a", events_at(t));
+        if t == ts("2026-10-21T07:00:00Z") {
+            // Crash between queueing the first review reminder and delivering it.
+            daemon.poll(t).await.expect("poll");
+            daemon.store().close().await;
+            daemon = sim.daemon().await;
+        } else if cycles % 97 == 41 {
+            daemon.store().close().await;
+            daemon = sim.daemon().await;
+        }
+        daemon.cycle(t, t, &stop).await.expect("cycle");
+        if t == ts("2026-10-27T10:00:00Z") {
+            sim.ack(&["AAA-1", "--reviewed", "--by", "alice"]).await;
+            sim.ack(&["AAA-1", "--reviewed", "--by", "alice"]).await;
+        }
+        if t == ts("2026-11-01T12:00:00Z") {
+            let rows = report::rows(daemon.store(), &sim.config, t)
+                .await
+                .expect("rows");
+            let a = rows
+                .iter()
+                .find(|r| r.tracking_id == "AAA-1")
+                .expect("AAA-1");
+            assert_eq!(a.pir_review.state, "reviewed");
+            assert_eq!(a.pir_review.by.as_deref(), Some("alice"));
+            assert_eq!(a.claim.state, "open");
+            assert_eq!(a.claim.deadline.as_deref(), Some("2026-12-31"));
+            let next = a.next_reminder.as_ref().expect("next for AAA-1");
+            assert_eq!((next.kind, next.at), ("claim", ts("2026-12-17T08:00:00Z")));
+            let b = rows
+                .iter()
+                .find(|r| r.tracking_id == "BBB-2")
+                .expect("BBB-2");
+            assert_eq!(b.pir_review.state, "no_pir");
+            let next = b.next_reminder.as_ref().expect("next for BBB-2");
+            // Mitigation (11:00:00.12, as the fake ARM writes fractions) + 21 days, inside working hours.
+            assert_eq!(
+                (next.kind, next.at),
+                ("pir_nudge", ts("2026-11-02T11:00:00.12Z"))
+            );
+        }
+        if t == ts("2026-12-18T10:00:00Z") {
+            sim.ack(&[
+                "AAA-1",
+                "--claimed",
+                "--reference",
+                "SR-123",
+                "--tenant",
+                "contoso",
+            ])
+            .await;
+        }
+        t += h(1);
+        cycles += 1;
+    }
+
+    let mut got: Vec<(Timestamp, String)> = sim
+        .sink
+        .messages()
+        .into_iter()
+        .map(|m| (m.date.expect("Date header"), m.subject))
+        .collect();
+    got.sort();
+    let want = [
+        ("2026-10-05T09:00:00Z", "Azure incident AAA-1"),
+        ("2026-10-05T11:00:00Z", "Resolved: Azure incident AAA-1"),
+        ("2026-10-12T08:00:00Z", "Azure incident BBB-2"),
+        ("2026-10-12T11:00:00Z", "Resolved: Azure incident BBB-2"),
+        (
+            "2026-10-16T12:00:00Z",
+            "Final PIR published, review it: Azure incident AAA-1",
+        ),
+        (
+            "2026-10-21T07:00:00Z",
+            "Reminder: review the PIR of Azure incident AAA-1",
+        ),
+        (
+            "2026-10-26T08:00:00Z",
+            "Reminder: review the PIR of Azure incident AAA-1",
+        ),
+        (
+            "2026-11-02T12:00:00Z",
+            "No PIR yet for Azure incident BBB-2",
+        ),
+        (
+            "2026-12-17T08:00:00Z",
+            "SLA claim for Azure incident AAA-1 due in 14 days (2026-12-31)",
+        ),
+        (
+            "2026-12-17T08:00:00Z",
+            "SLA claim for Azure incident BBB-2 due in 14 days (2026-12-31)",
+        ),
+        (
+            "2026-12-24T08:00:00Z",
+            "SLA claim for Azure incident BBB-2 due in 7 days",
+        ),
+        (
+            "2026-12-28T08:00:00Z",
+            "SLA claim for Azure incident BBB-2 due in 3 days",
+        ),
+        (
+            "2026-12-30T08:00:00Z",
+            "SLA claim for Azure incident BBB-2 due TOMORROW",
+        ),
+        (
+            "2027-01-01T08:00:00Z",
+            "SLA claim window closed for Azure incident BBB-2 (2026-12-31)",
+        ),
+    ];
+    let summary: Vec<String> = got.iter().map(|(t, s)| format!("{t} {s}")).collect();
+    assert_eq!(got.len(), want.len(), "mails:\n{}", summary.join("\n"));
+    for ((at, subject), (want_at, want_subject)) in got.iter().zip(want) {
+        assert_eq!(
+            *at,
+            ts(want_at),
+            "{subject}\nall mails:\n{}",
+            summary.join("\n")
+        );
+        assert!(
+            subject.contains(want_subject),
+            "{subject} should contain {want_subject}"
+        );
+    }
+
+    // Reminders carry the claim deadline as a calendar entry, and thread with the incident.
+    let mails = sim.sink.messages();
+    let claim = mails
+        .iter()
+        .find(|m| m.subject.contains("BBB-2 due in 7 days"))
+        .expect("claim reminder");
+    let ics = claim.ics.as_deref().expect("an .ics attachment");
+    assert!(ics.contains("DTSTART;VALUE=DATE:20261231"), "{ics}");
+    assert!(ics.contains("BEGIN:VALARM"));
+    assert!(claim.in_reply_to.is_some());
+    assert!(claim.text.contains("pirwatch ack BBB-2 --claimed"));
+    assert!(claim.text.contains("Refund Request"));
+    assert!(
+        claim.text.contains("< 2 hours"),
+        "Professional Direct severity B"
+    );
+    let closed = mails
+        .iter()
+        .find(|m| m.subject.contains("window closed"))
+        .expect("closed");
+    assert!(closed.ics.is_none());
+
+    // At the simulated end, B's window has closed unacknowledged; A's claim is filed.
+    let store = Store::open(&sim.config.state.path).await.expect("store");
+    let rows = report::rows(&store, &sim.config, end).await.expect("rows");
+    let state = |id: &str| {
+        let r = rows.iter().find(|r| r.tracking_id == id).expect("row");
+        (
+            r.claim.state,
+            r.claim.reference.clone(),
+            r.next_reminder.is_some(),
+        )
+    };
+    assert_eq!(
+        state("AAA-1"),
+        ("claimed", Some("SR-123".to_owned()), false)
+    );
+    assert_eq!(state("BBB-2"), ("window_closed", None, false));
+
+    // The PIR archive keeps the whole story.
+    let r = sim.env.pirwatch(&["export", "AAA-1"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for needle in [
+        "# Azure incident AAA-1",
+        "Final PIR: a faulty storage stamp upgrade.",
+        "Investigating",
+        "support request SR-123",
+        "reviewed by alice",
+        "SLA claim (microsoft): claimed, deadline 2026-12-31",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "export lacks {needle:?}:\n{}",
+            r.stdout
+        );
+    }
+    let dir = sim.env.path().join("archive");
+    let r = sim
+        .env
+        .pirwatch(&[
+            "export",
+            "--all",
+            "--since",
+            "2026-10-01",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("contoso-BBB-2.json")).expect("BBB-2 exported"),
+    )
+    .expect("json");
+    // (The CLI runs at the real date, so the claim state in the file depends on it.)
+    assert_eq!(b["claim"]["deadline"], "2026-12-31");
+    assert_eq!(b["mails"].as_array().map(Vec::len), Some(8));
+    assert_eq!(b["timeline"].as_array().map(Vec::len), Some(0));
+    assert!(dir.join("contoso-AAA-1.json").exists());
+    eprintln!("{cycles} simulated hourly cycles");
+}
