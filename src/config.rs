@@ -931,6 +931,13 @@ kind = "azure_cli"
         assert_eq!(c.notify.event_types, d.notify.event_types);
         assert_eq!(c.tenants[0].cloud, CloudName::Public);
         assert!(!c.tenants[0].tenant_events);
+        let (t, dt) = (&c.tenants[0], &d.tenants[0]);
+        assert_eq!(t.claim_policy(), dt.claim_policy());
+        assert_eq!(t.support_plan, dt.support_plan);
+        assert_eq!(t.working_days, dt.working_days);
+        assert_eq!(t.working_hours, dt.working_hours);
+        assert_eq!(t.holidays, dt.holidays);
+        assert_eq!(t.reminder_policy(), dt.reminder_policy());
     }
 
     #[test]
