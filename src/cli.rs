@@ -14,7 +14,7 @@ use crate::config::{self, Config};
 use crate::daemon::Daemon;
 use crate::incident::Incident;
 use crate::logging::{self, LogFormat};
-use crate::notify::email::Mailer;
+use crate::notify::email::{Mailer, safe_token};
 use crate::notify::render::Renderer;
 use crate::report::{self, IncidentRow};
 use crate::source::Source;
@@ -528,8 +528,8 @@ async fn export(
         };
         let file = dir.join(format!(
             "{}-{}.{ext}",
-            file_part(&i.tenant),
-            file_part(&i.tracking_id)
+            safe_token(&i.tenant, '_'),
+            safe_token(&i.tracking_id, '_')
         ));
         std::fs::write(&file, render(&r)?)
             .with_context(|| format!("writing {}", file.display()))?;
@@ -538,18 +538,6 @@ async fn export(
     store.close().await;
     println!("exported {n} incident(s) to {}", dir.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn file_part(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// The demo's configuration: one tenant fed by the demo source, mail to files.

@@ -16,7 +16,7 @@ use crate::config::{Config, TenantConfig};
 use crate::followup::claim::{ClaimDates, ClaimPolicy, claim_dates};
 use crate::followup::schedule::{self, Inputs};
 use crate::incident::{Incident, NoticeKind};
-use crate::notify::email::Mailer;
+use crate::notify::email::{Mailer, safe_token};
 use crate::notify::ics;
 use crate::notify::outbox::{self, DeliveryReport};
 use crate::notify::render::{MailContext, RenderError, Renderer};
@@ -198,8 +198,8 @@ impl Daemon {
         Ok(NewMail {
             message_id: format!(
                 "<{}.{}.{}-{}@{}>",
-                id_part(&i.tracking_id),
-                id_part(&i.tenant),
+                safe_token(&i.tracking_id, '-'),
+                safe_token(&i.tenant, '-'),
                 r.series.as_str(),
                 r.step,
                 self.message_id_domain
@@ -359,14 +359,14 @@ impl Daemon {
     fn thread_id(&self, i: &Incident) -> String {
         format!(
             "<{}.{}.incident@{}>",
-            id_part(&i.tracking_id),
-            id_part(&i.tenant),
+            safe_token(&i.tracking_id, '-'),
+            safe_token(&i.tenant, '-'),
             self.message_id_domain
         )
     }
 
     fn message_id(&self, parts: &[&str], now: Timestamp) -> String {
-        let parts: Vec<String> = parts.iter().map(|p| id_part(p)).collect();
+        let parts: Vec<String> = parts.iter().map(|p| safe_token(p, '-')).collect();
         format!(
             "<{}.{}@{}>",
             parts.join("."),
@@ -431,17 +431,4 @@ pub fn claim_of(i: &Incident, policy: &ClaimPolicy) -> Option<ClaimDates> {
 
 fn recipients(t: &TenantConfig) -> Vec<String> {
     t.recipients.iter().map(ToString::to_string).collect()
-}
-
-/// A `Message-ID` fragment: only characters safe in a dot-atom.
-fn id_part(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }

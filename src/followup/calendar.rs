@@ -150,12 +150,19 @@ fn day_index(d: Weekday) -> usize {
     usize::try_from(d.to_monday_zero_offset()).unwrap_or(0)
 }
 
+/// The calendar the policy tests share: Amsterdam, Monday to Friday 09:00-17:00, with
+/// Christmas Day and Monday 28 December 2026 off.
+#[cfg(test)]
+pub(crate) fn test_calendar() -> WorkCalendar {
+    tests::amsterdam()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::date;
 
-    fn amsterdam() -> WorkCalendar {
+    pub(super) fn amsterdam() -> WorkCalendar {
         let tz = TimeZone::get("Europe/Amsterdam").expect("tz");
         WorkCalendar::new(
             tz,

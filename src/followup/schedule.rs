@@ -210,8 +210,6 @@ mod tests {
     use super::*;
     use crate::followup::claim::{ClaimPolicy, claim_dates};
     use crate::source::event::EventType;
-    use jiff::civil::{Time, Weekday, date};
-    use jiff::tz::TimeZone;
     use std::collections::BTreeSet;
 
     fn ts(s: &str) -> Timestamp {
@@ -219,20 +217,7 @@ mod tests {
     }
 
     fn cal() -> WorkCalendar {
-        WorkCalendar::new(
-            TimeZone::get("Europe/Amsterdam").expect("tz"),
-            [
-                Weekday::Monday,
-                Weekday::Tuesday,
-                Weekday::Wednesday,
-                Weekday::Thursday,
-                Weekday::Friday,
-            ],
-            Time::constant(9, 0, 0, 0),
-            Time::constant(17, 0, 0, 0),
-            [date(2026, 12, 25), date(2026, 12, 28)],
-        )
-        .expect("calendar")
+        crate::followup::calendar::test_calendar()
     }
 
     fn incident(start: &str, pir: PirState) -> Incident {

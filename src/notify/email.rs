@@ -125,7 +125,7 @@ impl Mailer {
                     "{}-{}-{}.eml",
                     mail.created.as_millisecond(),
                     mail.kind,
-                    file_safe(&mail.message_id)
+                    safe_token(mail.message_id.trim_matches(['<', '>']), '_')
                 );
                 tokio::fs::create_dir_all(dir)
                     .await
@@ -157,17 +157,17 @@ impl Mailer {
     }
 }
 
-fn file_safe(s: &str) -> String {
+/// `s` with every character but ASCII letters, digits, `-` and `_` replaced by `fill`: safe in
+/// a `Message-ID` and in a file name.
+pub fn safe_token(s: &str, fill: char) -> String {
     s.chars()
-        .filter(|c| !matches!(c, '<' | '>'))
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
             } else {
-                '_'
+                fill
             }
         })
-        .take(120)
         .collect()
 }
 
