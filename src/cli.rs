@@ -11,12 +11,15 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
-use crate::daemon::Daemon;
+use crate::daemon::{self, Daemon};
+use crate::http::{self, HttpState};
 use crate::incident::Incident;
 use crate::logging::{self, LogFormat};
+use crate::metrics::Metrics;
 use crate::notify::email::{Mailer, safe_token};
 use crate::notify::render::Renderer;
 use crate::report::{self, IncidentRow};
+use crate::service;
 use crate::source::Source;
 use crate::source::azure::AzureSource;
 use crate::source::demo::DemoSource;
@@ -34,13 +37,13 @@ pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, env = "PIRWATCH_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
-    /// Log format (logs go to stderr).
+    /// Log format: journald under systemd (auto), else text on stderr; or json.
     #[arg(
         long,
         global = true,
         env = "PIRWATCH_LOG_FORMAT",
         value_enum,
-        default_value = "text"
+        default_value = "auto"
     )]
     pub log_format: LogFormat,
     #[command(subcommand)]
@@ -54,7 +57,17 @@ pub enum Command {
     /// Poll every scope once, deliver everything queued, exit (0: all done; 1: something left).
     Once,
     /// Validate the configuration file and the secret files it names.
-    CheckConfig,
+    CheckConfig {
+        /// Also sign in to every tenant and log in to the SMTP server, once.
+        #[arg(long)]
+        online: bool,
+    },
+    /// Exit 0 when the running daemon's /healthz answers (for container health checks).
+    Healthcheck {
+        /// Default: http://{[http] listen}/healthz from the config.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// List the incidents pirwatch knows.
     Incidents {
         /// Print one JSON array instead of a table.
@@ -168,7 +181,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run => run(&cli.config).await,
         Command::Once => once(&cli.config).await,
-        Command::CheckConfig => check_config(&cli.config),
+        Command::CheckConfig { online } => check_config(&cli.config, online).await,
+        Command::Healthcheck { url } => healthcheck(&cli.config, url).await,
         Command::Incidents { json } => incidents(&cli.config, json).await,
         Command::Ack {
             tracking_id,
@@ -247,45 +261,126 @@ fn mailer(config: &Config) -> anyhow::Result<Mailer> {
         .map_err(|e| InvalidConfig(e.to_string()).into())
 }
 
-/// The daemon for a config file: store opened, Azure source and SMTP mailer built.
-async fn daemon_for(path: &Path) -> anyhow::Result<Daemon> {
-    let config = Arc::new(load_config(path)?);
+/// The daemon for a config: Azure source and SMTP mailer built around an open store.
+fn daemon_with(config: Config, store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Daemon> {
+    let config = Arc::new(config);
     let mailer = mailer(&config)?;
-    let store = Store::open(&config.state.path).await?;
     let http = AzureSource::http_client(config.poll.request_timeout);
-    let source = Source::Azure(AzureSource::new(&config, http, None));
-    Ok(Daemon::new(config, store, source, mailer))
+    let source = AzureSource::new(&config, http, None)
+        .with_metrics(metrics.clone(), config.poll.request_timeout);
+    Ok(Daemon::new(config, store, Source::Azure(source), mailer).with_metrics(metrics))
+}
+
+/// Opens the store, refusing to let root create files the service user then cannot open.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    guard_state_owner(&config.state.path)?;
+    Ok(Store::open(&config.state.path).await?)
+}
+
+/// Root running the CLI against a service's store would leave root-owned WAL files behind.
+fn guard_state_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let owner = std::fs::metadata(path)
+        .or_else(|_| std::fs::metadata(dir))
+        .map(|m| m.uid());
+    if let (Ok(owner), Some(0)) = (owner, effective_uid())
+        && owner != 0
+    {
+        anyhow::bail!(
+            "{} belongs to uid {owner}, and this runs as root: run pirwatch as that user \
+             (e.g. `sudo -u pirwatch pirwatch ...`) so root does not create files in the state \
+             directory that the service cannot open",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let daemon = daemon_for(path).await?;
+    let metrics = Arc::new(Metrics::new());
+    let store = open_store(&config).await?;
+    let interval = config.poll.interval;
     let stop = CancellationToken::new();
-    tokio::spawn(stop_on_signal(stop.clone()));
-    tracing::info!(tenants = config.tenants.len(), interval = ?config.poll.interval, "pirwatch running");
-    daemon.run(config.poll.interval, stop).await;
-    daemon.store().close().await;
+    let reload = Arc::new(tokio::sync::Notify::new());
+    service::spawn_signal_handlers(stop.clone(), reload.clone());
+    let http = match config.http.listen {
+        Some(addr) => {
+            let state = HttpState {
+                metrics: metrics.clone(),
+                store: store.clone(),
+                interval,
+            };
+            Some(
+                http::serve(addr, state, stop.clone())
+                    .await
+                    .with_context(|| format!("http.listen: cannot listen on {addr}"))?,
+            )
+        }
+        None => None,
+    };
+    let mut daemon = daemon_with(config, store.clone(), metrics.clone())?;
+    service::ready();
+    service::spawn_watchdog(metrics.clone(), stop.clone());
+    tracing::info!(
+        tenants = daemon.config().tenants.len(),
+        ?interval,
+        "pirwatch running"
+    );
+    while daemon
+        .run(daemon.config().poll.interval, &stop, &reload)
+        .await
+        == daemon::RunEnd::Reload
+    {
+        daemon = reloaded(path, daemon, &store, &metrics);
+    }
+    service::stopping();
+    if let Some(h) = http {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), h).await;
+    }
+    store.close().await;
+    tracing::info!("pirwatch stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn stop_on_signal(stop: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing the current step"),
-        _ = int.recv() => tracing::info!("SIGINT: finishing the current step"),
+/// The daemon for the re-read config, or the old one when the new config is bad.
+fn reloaded(path: &Path, old: Daemon, store: &Store, metrics: &Arc<Metrics>) -> Daemon {
+    let attempt = load_config(path).and_then(|c| {
+        if c.state.path != old.config().state.path {
+            tracing::warn!("state.path changed: takes effect at the next restart");
+        }
+        if c.http.listen != old.config().http.listen {
+            tracing::warn!("http.listen changed: takes effect at the next restart");
+        }
+        daemon_with(c, store.clone(), metrics.clone())
+    });
+    match attempt {
+        Ok(d) => {
+            tracing::info!(tenants = d.config().tenants.len(), "configuration reloaded");
+            service::status("configuration reloaded");
+            d
+        }
+        Err(e) => {
+            tracing::error!("configuration reload failed; keeping the old configuration: {e:#}");
+            service::status("configuration reload failed; running with the old configuration");
+            old
+        }
     }
-    stop.cancel();
 }
 
 async fn once(path: &Path) -> anyhow::Result<ExitCode> {
-    let daemon = daemon_for(path).await?;
+    let config = load_config(path)?;
+    let store = open_store(&config).await?;
+    let daemon = daemon_with(config, store, Arc::new(Metrics::new()))?;
     let now = Timestamp::now();
     let report = daemon
         .cycle(now, Timestamp::MAX, &CancellationToken::new())
@@ -313,9 +408,9 @@ async fn once(path: &Path) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+async fn check_config(path: &Path, online: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    mailer(&config)?;
+    let mailer = mailer(&config)?;
     let scopes: usize = config
         .tenants
         .iter()
@@ -328,12 +423,82 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
         scopes,
         config.state.path.display()
     );
-    Ok(ExitCode::SUCCESS)
+    if !online {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ok = true;
+    for t in &config.tenants {
+        match sign_in(&config, t).await {
+            Ok(()) => println!("tenant {}: {} credential OK", t.name, t.credential.kind()),
+            Err(e) => {
+                ok = false;
+                println!("tenant {}: FAILED: {e}", t.name);
+            }
+        }
+    }
+    match mailer.test_connection().await {
+        Ok(()) => println!("smtp {}:{}: OK", config.smtp.host, config.smtp.port()),
+        Err(e) => {
+            ok = false;
+            println!(
+                "smtp {}:{}: FAILED: {e}",
+                config.smtp.host,
+                config.smtp.port()
+            );
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Gets one token for a tenant, as the daemon would.
+async fn sign_in(config: &Config, t: &config::TenantConfig) -> anyhow::Result<()> {
+    use crate::source::azure::{cloud::Cloud, credential};
+    let http = AzureSource::http_client(config.poll.request_timeout);
+    let transport = azure_core::http::Transport::new(Arc::new(http));
+    let cred = credential::build(config, t, transport)?;
+    let token = credential::TenantToken::new(
+        &t.name,
+        t.credential.kind(),
+        Cloud::named(t.cloud).scope,
+        cred,
+    );
+    token.bearer().await?;
+    Ok(())
+}
+
+async fn healthcheck(path: &Path, url: Option<String>) -> anyhow::Result<ExitCode> {
+    let url = match url {
+        Some(u) => u,
+        None => {
+            let config = Config::load(path).map_err(|e| InvalidConfig(e.to_string()))?;
+            let addr = config
+                .http
+                .listen
+                .context("http.listen is not set: nothing to check (or pass --url)")?;
+            format!("http://{addr}/healthz")
+        }
+    };
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
+    if response.status().is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        anyhow::bail!("{url} answered {}", response.status())
+    }
 }
 
 async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = Store::open(&config.state.path).await?;
+    let store = open_store(&config).await?;
     let rows = report::rows(&store, &config, Timestamp::now()).await?;
     store.close().await;
     if json {
@@ -423,7 +588,7 @@ async fn ack(
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = Store::open(&config.state.path).await?;
+    let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
     let by = by
         .or_else(|| std::env::var("SUDO_USER").ok())
@@ -465,7 +630,7 @@ async fn show(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = Store::open(&config.state.path).await?;
+    let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
     let record = report::record(&store, &config, &i.tenant, &i.tracking_id, Timestamp::now())
         .await?
@@ -491,7 +656,7 @@ async fn export(
     format: ExportFormat,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = Store::open(&config.state.path).await?;
+    let store = open_store(&config).await?;
     let renderer = Renderer::new();
     let now = Timestamp::now();
     let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {

@@ -63,6 +63,9 @@ pub struct Config {
     /// What sends mail.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// The optional health and metrics listener.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// The Entra ID tenants watched; a CSP partner lists one per customer.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -194,6 +197,14 @@ impl SmtpConfig {
             SmtpSecurity::None => 25,
         })
     }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address for `/healthz`, `/readyz` and `/metrics`, e.g. `127.0.0.1:9464`; off when absent.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[notify]`

@@ -16,6 +16,9 @@ use crate::config::{Config, TenantConfig};
 use crate::followup::claim::{ClaimDates, ClaimPolicy, claim_dates};
 use crate::followup::schedule::{self, Inputs};
 use crate::incident::{Incident, NoticeKind};
+use crate::metrics::{
+    ClaimLabels, MailLabels, Metrics, PollLabels, ScopeLabels, StateLabels, TenantLabels,
+};
 use crate::notify::email::{Mailer, safe_token};
 use crate::notify::ics;
 use crate::notify::outbox::{self, DeliveryReport};
@@ -68,6 +71,18 @@ pub struct Daemon {
     mailer: Mailer,
     renderer: Renderer,
     message_id_domain: String,
+    metrics: Arc<Metrics>,
+    /// Scopes failing in the poll under way.
+    failing: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// Why [`Daemon::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// `stop` was cancelled.
+    Stopped,
+    /// A reload was asked for (SIGHUP).
+    Reload,
 }
 
 impl Daemon {
@@ -80,7 +95,19 @@ impl Daemon {
             mailer,
             renderer: Renderer::new(),
             message_id_domain,
+            metrics: Arc::new(Metrics::new()),
+            failing: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Records what the daemon does in `metrics` (shared with the HTTP listener).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     pub fn store(&self) -> &Store {
@@ -114,19 +141,49 @@ impl Daemon {
         retry_by: Timestamp,
         stop: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
-        outbox::deliver_due(&self.store, &self.mailer, now, retry_by, stop).await
+        outbox::deliver_due(
+            &self.store,
+            &self.mailer,
+            now,
+            retry_by,
+            stop,
+            &self.metrics,
+        )
+        .await
     }
 
     /// Polls every tenant and commits what changed, with the mails it causes.
     pub async fn poll(&self, now: Timestamp) -> Result<PollReport, CycleError> {
         let mut report = PollReport::default();
+        self.metrics.claim_deadline_seconds.clear();
+        self.metrics.incidents.clear();
+        *self.failing.lock().unwrap_or_else(|e| e.into_inner()) = Vec::new();
         for tenant in &self.config.tenants {
             let results = self.source.poll(tenant, now).await;
             self.commit_tenant(tenant, results, now, &mut report)
                 .await?;
             report.reminders_queued += self.remind(tenant, now).await?;
         }
+        self.record_gauges(now).await?;
+        let failing = std::mem::take(&mut *self.failing.lock().unwrap_or_else(|e| e.into_inner()));
+        self.metrics.poll_finished(now, failing);
         Ok(report)
+    }
+
+    async fn record_gauges(&self, now: Timestamp) -> Result<(), StoreError> {
+        for (status, n) in self.store.status_counts().await? {
+            self.metrics
+                .incidents
+                .get_or_create(&StateLabels {
+                    state: status.to_ascii_lowercase(),
+                })
+                .set(n);
+        }
+        let (queued, oldest) = self.store.queue_stats(now).await?;
+        self.metrics.queued.set(queued);
+        let age = oldest.map_or(0, |t| now.duration_since(t).as_secs().max(0));
+        self.metrics.oldest_queued_seconds.set(age);
+        Ok(())
     }
 
     /// Queues the follow-up reminders of `tenant` that are due at `now`. They fall due with
@@ -156,6 +213,7 @@ impl Daemon {
                 claim,
                 acks: &acks,
             };
+            self.record_followup(tenant, &i, claim, &acks, &cal, now);
             let all = schedule::reminders(inputs, &policy, &cal);
             if all.is_empty() {
                 continue;
@@ -166,7 +224,51 @@ impl Daemon {
             }
         }
         self.store.queue_mails(&tenant.name, &mails, now).await?;
+        self.count_queued(&mails);
         Ok(mails.len())
+    }
+
+    /// Follow-up gauges: incidents with a PIR to review or a claim open, and per open claim
+    /// the seconds until its window ends (the end of the deadline day, in the team's zone).
+    fn record_followup(
+        &self,
+        tenant: &TenantConfig,
+        i: &Incident,
+        claim: Option<ClaimDates>,
+        acks: &crate::followup::schedule::Acks,
+        cal: &crate::followup::calendar::WorkCalendar,
+        now: Timestamp,
+    ) {
+        if i.pir > crate::incident::PirState::None && !acks.reviewed {
+            self.metrics
+                .incidents
+                .get_or_create(&StateLabels {
+                    state: "pir_to_review".into(),
+                })
+                .inc();
+        }
+        let Some(c) = claim.filter(|c| !acks.claim_decided && c.remind_by >= cal.date_of(now))
+        else {
+            return;
+        };
+        self.metrics
+            .incidents
+            .get_or_create(&StateLabels {
+                state: "claim_open".into(),
+            })
+            .inc();
+        let window_end = c
+            .remind_by
+            .saturating_add(jiff::ToSpan::day(1))
+            .to_zoned(tenant.timezone.clone())
+            .map_or(now, |z| z.timestamp());
+        self.metrics
+            .claim_deadline_seconds
+            .get_or_create(&ClaimLabels {
+                tenant: tenant.name.clone(),
+                tracking_id: i.tracking_id.clone(),
+            })
+            .set(window_end.duration_since(now).as_secs());
     }
 
     fn reminder_mail(
@@ -241,6 +343,7 @@ impl Daemon {
         let mut outcomes = Vec::new();
         for r in results {
             report.skipped += r.skipped;
+            self.record_scope(tenant, &r);
             match r.outcome {
                 Ok(events) => {
                     report.scopes_ok += 1;
@@ -283,7 +386,55 @@ impl Daemon {
         self.store
             .commit_poll(&tenant.name, &observations, &outcomes, &mails, now)
             .await?;
+        self.count_queued(&mails);
         Ok(())
+    }
+
+    fn count_queued(&self, mails: &[NewMail]) {
+        for m in mails {
+            self.metrics
+                .notifications
+                .get_or_create(&MailLabels {
+                    kind: m.kind.as_str().to_owned(),
+                    outcome: "queued".into(),
+                })
+                .inc();
+        }
+    }
+
+    fn record_scope(&self, tenant: &TenantConfig, r: &ScopeResult) {
+        let scope = r.scope.key().to_owned();
+        let outcome = if r.outcome.is_ok() { "ok" } else { "error" };
+        self.metrics
+            .polls
+            .get_or_create(&PollLabels {
+                tenant: tenant.name.clone(),
+                scope: scope.clone(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.metrics
+            .poll_duration
+            .get_or_create(&ScopeLabels {
+                tenant: tenant.name.clone(),
+                scope: scope.clone(),
+            })
+            .observe(r.duration.as_secs_f64());
+        match &r.outcome {
+            Ok(events) => {
+                self.metrics
+                    .events_seen
+                    .get_or_create(&TenantLabels {
+                        tenant: tenant.name.clone(),
+                    })
+                    .inc_by(u64::try_from(events.len()).unwrap_or(0));
+            }
+            Err(e) => self
+                .failing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((format!("{}/{scope}", tenant.name), e.to_string())),
+        }
     }
 
     /// The mails a set of observations causes: at most one per incident, plus one digest.
@@ -375,28 +526,55 @@ impl Daemon {
         )
     }
 
-    /// Polls every `interval` and delivers due mail between polls, until `stop`.
-    pub async fn run(&self, interval: Duration, stop: CancellationToken) {
+    /// Polls every `interval` and delivers due mail between polls, until `stop` is cancelled
+    /// or `reload` is notified. A poll in flight is abandoned on either; a delivery in flight
+    /// is finished first.
+    pub async fn run(
+        &self,
+        interval: Duration,
+        stop: &CancellationToken,
+        reload: &tokio::sync::Notify,
+    ) -> RunEnd {
         let tick = interval.min(Duration::from_secs(30));
         let mut next_poll = tokio::time::Instant::now();
         loop {
+            self.metrics.alive_for(tick + Duration::from_secs(60));
             let now = Timestamp::now();
             if tokio::time::Instant::now() >= next_poll {
                 next_poll = tokio::time::Instant::now() + interval;
-                match self.cycle(now, now, &stop).await {
-                    Ok(r) => log_cycle(&r),
-                    Err(e) => tracing::error!(error = %e, "cycle failed; retrying next interval"),
+                match self.cycle(now, now, stop).await {
+                    Ok(r) => {
+                        log_cycle(&r);
+                        crate::service::status(&status_line(now, &r));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cycle failed; retrying next interval");
+                        crate::service::status(&format!("last cycle failed: {e}"));
+                    }
                 }
-            } else if let Err(e) = self.deliver(now, now, &stop).await {
+            } else if let Err(e) = self.deliver(now, now, stop).await {
                 tracing::error!(error = %e, "delivering mail failed");
             }
             tokio::select! {
-                () = stop.cancelled() => break,
+                () = stop.cancelled() => return RunEnd::Stopped,
+                () = reload.notified() => return RunEnd::Reload,
                 () = tokio::time::sleep(tick) => {}
             }
         }
-        tracing::info!("stopped");
     }
+}
+
+/// `STATUS=` for systemd: the last poll's result in one line.
+fn status_line(at: Timestamp, r: &CycleReport) -> String {
+    format!(
+        "last poll {}: {} scope(s) ok, {} failed, {} event(s); {} mail(s) sent, {} queued",
+        at.strftime("%Y-%m-%d %H:%M UTC"),
+        r.poll.scopes_ok,
+        r.poll.scopes_failed,
+        r.poll.events,
+        r.delivery.sent,
+        r.still_queued
+    )
 }
 
 fn log_cycle(r: &CycleReport) {

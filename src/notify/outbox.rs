@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::metrics::{MailLabels, Metrics};
 use crate::notify::email::Mailer;
 use crate::store::{Store, StoreError};
 
@@ -41,13 +42,29 @@ pub async fn deliver_due(
     now: Timestamp,
     retry_by: Timestamp,
     stop: &tokio_util::sync::CancellationToken,
+    metrics: &Metrics,
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
     for mail in store.due_mails(now, retry_by).await? {
         if stop.is_cancelled() {
             break;
         }
-        match mailer.send(&mail).await {
+        metrics.alive_for(Duration::from_secs(120));
+        let sent = mailer.send(&mail).await;
+        let outcome = match &sent {
+            Ok(()) => "sent",
+            Err(e) if e.permanent && mail.rejections + 1 >= MAX_REJECTIONS => "failed",
+            Err(_) => "deferred",
+        };
+        metrics
+            .notifications
+            .get_or_create(&MailLabels {
+                kind: mail.kind.clone(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        metrics.set_smtp_error(sent.as_ref().err().map(|e| e.message.clone()));
+        match sent {
             Ok(()) => {
                 store
                     .mark_sent(&mail.message_id, Timestamp::now().max(now))

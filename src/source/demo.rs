@@ -93,6 +93,7 @@ impl DemoSource {
             outcome: Ok(events),
             skipped: 0,
             requests: 0,
+            duration: std::time::Duration::ZERO,
         }]
     }
 

@@ -20,6 +20,8 @@ pub struct ScopeResult {
     pub skipped: usize,
     /// HTTP requests made.
     pub requests: usize,
+    /// How long polling it took.
+    pub duration: std::time::Duration,
 }
 
 /// Where events come from.

@@ -100,6 +100,7 @@ pub struct LastMail {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    path: std::path::PathBuf,
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -160,7 +161,57 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate { path: name, source })?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Checks the database file can still be opened and queried (the pool's open connections
+    /// would not notice it gone): a fresh connection, not created if missing.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        use sqlx::Connection;
+        let name = self.path.display().to_string();
+        let options = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .create_if_missing(false)
+            .read_only(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: name.clone(),
+                source,
+            })?;
+        sqlx::query("SELECT COUNT(*) FROM incidents")
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// Mails queued and due at `now`, and when the oldest of them was queued.
+    pub async fn queue_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(created_ms) AS oldest FROM outbox \
+             WHERE state = 'queued' AND not_before_ms <= $1",
+        )
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get("n")?, opt_ms(row.try_get("oldest")?)?))
+    }
+
+    /// Incidents by status (`Active`, `Resolved`, ...).
+    pub async fn status_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM incidents GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
     }
 
     /// Checks the database answers.

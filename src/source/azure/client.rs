@@ -14,6 +14,9 @@ use jiff::Timestamp;
 use reqwest::{Method, StatusCode, header};
 use url::Url;
 
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
 use crate::source::azure::credential::{CredentialError, TenantToken};
 use crate::source::azure::wire::{self, Event, Page};
 use crate::source::event::{HealthEvent, Scope};
@@ -89,7 +92,13 @@ pub struct ArmClient {
     api_version: String,
     lookback: Duration,
     backoff: ExponentialBuilder,
+    /// How long one request may take (for the liveness heartbeat).
+    request_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
+
+/// Slack added to every liveness promise.
+const ALIVE_SLACK: Duration = Duration::from_secs(30);
 
 impl ArmClient {
     pub fn new(http: reqwest::Client, api_version: &str, lookback: Duration) -> Self {
@@ -102,7 +111,16 @@ impl ArmClient {
                 .with_max_delay(Duration::from_secs(30))
                 .with_max_times(5)
                 .with_jitter(),
+            request_timeout: Duration::from_secs(60),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Records requests, throttling and liveness in `metrics`; `request_timeout` bounds one request.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>, request_timeout: Duration) -> Self {
+        self.metrics = metrics;
+        self.request_timeout = request_timeout;
+        self
     }
 
     /// Shorter backoff, for tests of the retry logic.
@@ -229,6 +247,12 @@ impl ArmClient {
             .when(PollError::is_transient)
             .adjust(|e, d| d.map(|d| e.retry_after().unwrap_or(d)))
             .notify(|e, wait| {
+                if matches!(e, PollError::Http { status: 429, .. }) {
+                    self.metrics.throttle_waits.inc();
+                    self.metrics.throttle_wait_seconds.inc_by(wait.as_secs_f64());
+                }
+                self.metrics
+                    .alive_for(wait + self.request_timeout + ALIVE_SLACK);
                 tracing::warn!(url = %redact(url), error = %e, ?wait, "ARM request failed; retrying")
             })
             .await;
@@ -242,6 +266,7 @@ impl ArmClient {
         url: &Url,
         token: &TenantToken,
     ) -> Result<String, PollError> {
+        self.metrics.alive_for(self.request_timeout + ALIVE_SLACK);
         let bearer = token.bearer().await?;
         let mut request = self
             .http
@@ -251,11 +276,12 @@ impl ArmClient {
         if method == Method::POST {
             request = request.header(header::CONTENT_LENGTH, "0");
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| PollError::Transport(e.without_url().to_string()))?;
+        let response = request.send().await.map_err(|e| {
+            self.metrics.arm_request(None);
+            PollError::Transport(e.without_url().to_string())
+        })?;
         let status = response.status();
+        self.metrics.arm_request(Some(status.as_u16()));
         let retry_after = retry_after(response.headers());
         let body = response
             .text()

@@ -67,6 +67,16 @@ impl AzureSource {
         }
     }
 
+    /// Records ARM requests, throttling and liveness in `metrics`.
+    pub fn with_metrics(
+        mut self,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        request_timeout: std::time::Duration,
+    ) -> Self {
+        self.client = self.client.with_metrics(metrics, request_timeout);
+        self
+    }
+
     /// The HTTP client pirwatch uses for ARM (and, by default, for sign-in).
     pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
         reqwest::Client::builder()
@@ -98,6 +108,7 @@ impl AzureSource {
     }
 
     async fn poll_scope(&self, t: &TenantAzure, scope: Scope, now: Timestamp) -> ScopeResult {
+        let started = std::time::Instant::now();
         let token = match &t.token {
             Ok(token) => token,
             Err(e) => {
@@ -106,22 +117,21 @@ impl AzureSource {
                     outcome: Err(PollError::Transport(e.clone())),
                     skipped: 0,
                     requests: 0,
+                    duration: started.elapsed(),
                 };
             }
         };
-        match self.client.list_events(&t.arm, token, &scope, now).await {
-            Ok(got) => ScopeResult {
-                scope,
-                outcome: Ok(got.events),
-                skipped: got.skipped,
-                requests: got.requests,
-            },
-            Err(e) => ScopeResult {
-                scope,
-                outcome: Err(e),
-                skipped: 0,
-                requests: 0,
-            },
+        let (outcome, skipped, requests) =
+            match self.client.list_events(&t.arm, token, &scope, now).await {
+                Ok(got) => (Ok(got.events), got.skipped, got.requests),
+                Err(e) => (Err(e), 0, 0),
+            };
+        ScopeResult {
+            scope,
+            outcome,
+            skipped,
+            requests,
+            duration: started.elapsed(),
         }
     }
 }
