@@ -506,3 +506,58 @@ async fn ack_names_the_incident_clearly_and_is_idempotent() {
         r.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_online_tries_every_credential_and_the_smtp_login() {
+    let env = Env::new();
+    let auth = Some(("bot".to_owned(), "s3cret-pw".to_owned()));
+    let sink = SmtpSink::start(
+        env.path(),
+        &SinkOptions {
+            security: Security::Starttls,
+            auth: auth.clone(),
+            hold_after_data: None,
+        },
+    );
+    let mut setup = Setup::new("http://127.0.0.1:9", sink.port);
+    setup.security = Security::Starttls;
+    setup.auth = auth;
+    env.write_config(&setup);
+    let r = env.pirwatch(&["check-config", "--online"]).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("tenant contoso: azure_cli credential OK"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("smtp localhost:{}: OK", sink.port)),
+        "{}",
+        r.stdout
+    );
+
+    // A CLI that is not signed in, and a wrong SMTP password.
+    std::fs::write(
+        env.path().join("bin/az"),
+        "#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n",
+    )
+    .expect("az");
+    setup.auth = Some(("bot".to_owned(), "wrong-pw".to_owned()));
+    env.write_config(&setup);
+    let r = env.pirwatch(&["check-config", "--online"]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("tenant contoso: FAILED: tenant contoso: azure_cli credential"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("az login"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("FAILED") && r.stdout.contains("535"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("wrong-pw") && !r.stderr.contains("wrong-pw"));
+}

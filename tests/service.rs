@@ -205,6 +205,11 @@ async fn runs_as_a_systemd_service_with_health_metrics_and_reload() {
     .await;
     assert!(log(&log_path).contains("poll.intervall: unknown key"));
     assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    // The container health check (reads http.listen from the config, which is broken now).
+    let r = env
+        .pirwatch(&["healthcheck", "--url", &format!("{base}/healthz")])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
 
     signal(pid, "-TERM");
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
@@ -214,6 +219,10 @@ async fn runs_as_a_systemd_service_with_health_metrics_and_reload() {
     assert_eq!(status.code(), Some(0));
     drain(&socket, &mut notes);
     assert!(notes.iter().any(|n| n.contains("STOPPING=1")), "{notes:?}");
+    let r = env
+        .pirwatch(&["healthcheck", "--url", &format!("{base}/healthz")])
+        .await;
+    assert_eq!(r.code, 1, "nothing answers any more");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
