@@ -359,7 +359,7 @@ impl Daemon {
                 Err(e) => {
                     report.scopes_failed += 1;
                     tracing::warn!(tenant = %tenant.name, scope = %r.scope, error = %e,
-                        "scope not polled; will retry next cycle");
+                        hint = e.hint(), "scope not polled; will retry next cycle");
                     outcomes.push(ScopeOutcome {
                         scope: r.scope.key().to_owned(),
                         error: Some(e.to_string()),

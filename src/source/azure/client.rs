@@ -31,6 +31,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 pub enum PollError {
     #[error(transparent)]
     Credential(#[from] CredentialError),
+    /// The tenant's credential could not even be built (say, an unreadable secret file).
+    #[error("{0}")]
+    CredentialUnusable(String),
     #[error("HTTP {status}{}", code_message(.code, .message))]
     Http {
         status: u16,
@@ -64,6 +67,35 @@ impl PollError {
             Self::Http { status, .. } => *status == 429 || *status >= 500,
             Self::Transport(_) => true,
             _ => false,
+        }
+    }
+
+    /// What an operator can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Credential(_) | Self::CredentialUnusable(_) => {
+                "check the tenant's [tenants.credential] (ids, secret file, federation); \
+                 `pirwatch check-config --online` tries it"
+            }
+            Self::Http { status: 401, .. } => {
+                "Azure rejected the token: check tenant_id and the credential's client_id"
+            }
+            Self::Http { status: 403, .. } => {
+                "grant the identity the Reader role on the subscription (tenant-level events \
+                 need a tenant-admin role)"
+            }
+            Self::Http { status: 404, .. } => {
+                "check the subscription id and the cloud (public, china, usgov)"
+            }
+            Self::Http { status: 429, .. } => {
+                "Azure is throttling: lower poll.concurrency or poll less often"
+            }
+            Self::Http { .. } | Self::Transport(_) => {
+                "Azure or the network failed; pirwatch retries at the next poll"
+            }
+            Self::Body(_) | Self::ForeignNextLink(_) | Self::PagingLoop => {
+                "an unexpected response; pirwatch retries at the next poll"
+            }
         }
     }
 

@@ -114,7 +114,7 @@ impl AzureSource {
             Err(e) => {
                 return ScopeResult {
                     scope,
-                    outcome: Err(PollError::Transport(e.clone())),
+                    outcome: Err(PollError::CredentialUnusable(e.clone())),
                     skipped: 0,
                     requests: 0,
                     duration: started.elapsed(),
