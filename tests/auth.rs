@@ -7,7 +7,6 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use azure_core::http::Transport;
 use pirwatch::config::Config;
 use pirwatch::source::azure::AzureSource;
 use pirwatch::source::azure::cloud::Cloud;
@@ -15,7 +14,7 @@ use pirwatch::source::azure::credential::{self, TenantToken};
 use pirwatch::source::event::Scope;
 use support::arm::{Ev, FakeArm};
 use support::smtp::{SinkOptions, SmtpSink};
-use support::token::{Seen, ToLocal, token_endpoint};
+use support::token::{Seen, local_transport, token_endpoint};
 use support::{Env, Setup, TENANT_ID, TOKEN, hours_ago};
 
 fn config(cloud: &str, credential: &str, dir: &std::path::Path) -> Config {
@@ -64,11 +63,7 @@ async fn client_secret_signs_in_at_each_clouds_authority_with_its_scope() {
         );
         let seen = Arc::new(Mutex::new(Seen::default()));
         let port = token_endpoint(seen.clone()).await;
-        let transport = Transport::new(Arc::new(ToLocal {
-            port,
-            inner: reqwest::Client::new(),
-            seen: seen.clone(),
-        }));
+        let transport = local_transport(port, &seen);
         let t = &c.tenants[0];
         let cred = credential::build(&c, t, transport).expect("credential");
         let token = TenantToken::new("t", "client_secret", Cloud::named(t.cloud).scope, cred);
@@ -113,11 +108,7 @@ async fn workload_identity_presents_the_token_file_and_its_token_polls_arm() {
     c.tenants[0].arm_endpoint = Some(url::Url::parse(&arm.base).expect("url"));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let port = token_endpoint(seen.clone()).await;
-    let transport = Transport::new(Arc::new(ToLocal {
-        port,
-        inner: reqwest::Client::new(),
-        seen: seen.clone(),
-    }));
+    let transport = local_transport(port, &seen);
     let source = AzureSource::new(&c, reqwest::Client::new(), Some(transport));
     let results = source.poll(&c.tenants[0], jiff::Timestamp::now()).await;
     assert_eq!(results.len(), 1);
@@ -255,11 +246,7 @@ async fn client_certificate_signs_an_assertion_with_the_pkcs12_key() {
     );
     let seen = Arc::new(Mutex::new(Seen::default()));
     let port = token_endpoint(seen.clone()).await;
-    let transport = Transport::new(Arc::new(ToLocal {
-        port,
-        inner: reqwest::Client::new(),
-        seen: seen.clone(),
-    }));
+    let transport = local_transport(port, &seen);
     let cred = credential::build(&c, &c.tenants[0], transport).expect("credential");
     let token = TenantToken::new(
         "t",

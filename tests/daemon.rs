@@ -7,24 +7,7 @@ use std::time::{Duration, Instant};
 
 use support::arm::{Ev, FakeArm};
 use support::smtp::{SinkOptions, SmtpSink};
-use support::{Env, Setup, TOKEN, hours_ago};
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {sig} {pid}");
-}
+use support::{Env, Setup, TOKEN, hours_ago, signal, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_mails_then_stops_with_exit_0_on_sigterm_and_sigint() {
@@ -38,7 +21,7 @@ async fn run_mails_then_stops_with_exit_0_on_sigterm_and_sigint() {
             vec![Ev::service_issue("RUN_1", "x", hours_ago(1)).build()],
         );
         let mut child = env.command(&["run"]).spawn().expect("spawn run");
-        wait_for("the first mail", || sink.messages().len() == 1).await;
+        wait_for("the first mail", 30, || sink.messages().len() == 1).await;
         let pid = child.id().expect("pid");
         let started = Instant::now();
         signal(pid, sig);

@@ -11,7 +11,6 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use azure_core::http::Transport;
 use jiff::{SignedDuration, Timestamp};
 use pirwatch::config::Config;
 use pirwatch::daemon::Daemon;
@@ -22,7 +21,7 @@ use pirwatch::source::azure::AzureSource;
 use pirwatch::store::Store;
 use support::arm::{Ev, FakeArm};
 use support::smtp::{SinkOptions, SmtpSink};
-use support::token::{Seen, ToLocal, token_endpoint};
+use support::token::{Seen, local_transport, token_endpoint};
 use support::{Env, TENANT_ID, TOKEN};
 use tokio_util::sync::CancellationToken;
 
@@ -114,11 +113,7 @@ impl Sim {
     /// A daemon on the same store: a fresh start after a restart.
     async fn daemon(&self) -> Daemon {
         let store = Store::open(&self.config.state.path).await.expect("store");
-        let transport = Transport::new(Arc::new(ToLocal {
-            port: self.token_port,
-            inner: reqwest::Client::new(),
-            seen: self.seen.clone(),
-        }));
+        let transport = local_transport(self.token_port, &self.seen);
         let source = AzureSource::new(&self.config, reqwest::Client::new(), Some(transport));
         let mailer = Mailer::smtp(&self.config.smtp, None, None).expect("mailer");
         Daemon::new(self.config.clone(), store, Source::Azure(source), mailer)

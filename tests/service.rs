@@ -8,19 +8,11 @@ mod support;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::arm::{Ev, FakeArm};
 use support::smtp::{SinkOptions, SmtpSink, free_port};
-use support::{Env, Setup, TOKEN, hours_ago};
-
-async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use support::{Env, Setup, TOKEN, hours_ago, signal, wait_for};
 
 /// Datagrams received on the notify socket so far.
 fn drain(socket: &UnixDatagram, into: &mut Vec<String>) {
@@ -28,15 +20,6 @@ fn drain(socket: &UnixDatagram, into: &mut Vec<String>) {
     while let Ok(n) = socket.recv(&mut buf) {
         into.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok);
 }
 
 async fn get(url: &str) -> (u16, String) {

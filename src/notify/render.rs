@@ -141,7 +141,9 @@ impl Default for Renderer {
     }
 }
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 11] = [
+    ("_facts.html", include_str!("../../templates/_facts.html")),
+    ("_facts.txt", include_str!("../../templates/_facts.txt")),
     ("export.md", include_str!("../../templates/export.md")),
     ("_claim.html", include_str!("../../templates/_claim.html")),
     ("_claim.txt", include_str!("../../templates/_claim.txt")),

@@ -192,3 +192,25 @@ pub fn days_ago(days: i64) -> jiff::Timestamp {
 pub fn hours_ago(hours: i64) -> jiff::Timestamp {
     jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours)
 }
+
+/// Waits until `done` holds, polling every 50 ms, for at most `secs` seconds.
+pub async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends a signal (`-TERM`, `-HUP`, ...) to a process.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}

@@ -90,3 +90,12 @@ pub async fn token_endpoint(seen: Arc<Mutex<Seen>>) -> u16 {
     });
     port
 }
+
+/// A credential transport that sends everything to the local token endpoint on `port`.
+pub fn local_transport(port: u16, seen: &Arc<Mutex<Seen>>) -> azure_core::http::Transport {
+    azure_core::http::Transport::new(Arc::new(ToLocal {
+        port,
+        inner: reqwest::Client::new(),
+        seen: seen.clone(),
+    }))
+}
