@@ -237,3 +237,50 @@ impl Metrics {
             .inc();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn liveness_extends_and_never_shrinks() {
+        let m = Metrics::new();
+        let now = jiff::Timestamp::now();
+        assert!(!m.is_alive(now), "not alive before the scheduler says so");
+        // A Retry-After wait of 5 minutes keeps it alive through the wait...
+        m.alive_for(Duration::from_secs(300));
+        assert!(m.is_alive(now + jiff::SignedDuration::from_secs(290)));
+        // ... and a shorter promise made meanwhile does not cut that short.
+        m.alive_for(Duration::from_secs(10));
+        assert!(m.is_alive(now + jiff::SignedDuration::from_secs(290)));
+        // With no further progress it lapses, and the watchdog stops being fed.
+        assert!(!m.is_alive(now + jiff::SignedDuration::from_secs(400)));
+    }
+
+    #[test]
+    fn the_exposition_names_every_family() {
+        let m = Metrics::new();
+        m.arm_request(Some(429));
+        m.arm_request(None);
+        let text = m.encode();
+        assert!(
+            text.contains("pirwatch_arm_requests_total{status=\"429\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pirwatch_arm_requests_total{status=\"error\"} 1"),
+            "{text}"
+        );
+        for family in [
+            "pirwatch_polls",
+            "pirwatch_claim_deadline_seconds",
+            "pirwatch_notifications_queued",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family}")),
+                "{family}: {text}"
+            );
+        }
+    }
+}
