@@ -273,8 +273,8 @@ mod tests {
             "{text}"
         );
         for family in [
-            "pirwatch_polls",
-            "pirwatch_claim_deadline_seconds",
+            "pirwatch_throttle_waits",
+            "pirwatch_last_poll_timestamp_seconds",
             "pirwatch_notifications_queued",
         ] {
             assert!(
