@@ -360,6 +360,64 @@ const fn default_working_hours() -> (Time, Time) {
 }
 
 impl TenantConfig {
+    /// Checks one tenant; `at` is its key path.
+    fn validate(&self, at: &KeyPath) -> Result<(), (KeyPath, String)> {
+        let fail = |key: &str, message: &str| Err((at.clone().then(key), message.to_owned()));
+        if self.name.is_empty() || self.name.chars().any(|c| c.is_whitespace() || c == '/') {
+            return fail("name", "must be non-empty, without spaces or '/'");
+        }
+        if self.subscriptions.is_empty() && !self.tenant_events {
+            return fail(
+                "subscriptions",
+                "list at least one subscription, or set tenant_events = true",
+            );
+        }
+        if self.recipients.is_empty() {
+            return fail("recipients", "list at least one address");
+        }
+        if !(1..=28).contains(&self.billing_period_start_day) {
+            return fail("billing_period_start_day", "must be 1 to 28");
+        }
+        if let Some((sub, _)) = self
+            .subscription_billing_start_days
+            .iter()
+            .find(|(_, d)| !(1..=28).contains(*d))
+        {
+            return Err((
+                at.clone().then("subscription_billing_start_days").then(sub),
+                "must be 1 to 28".into(),
+            ));
+        }
+        if self.partner_deadline_days.is_some() && self.claim_channel != ClaimChannel::Partner {
+            return fail(
+                "partner_deadline_days",
+                "only applies with claim_channel = \"partner\"",
+            );
+        }
+        if self.working_days.is_empty() {
+            return fail("working_days", "list at least one day");
+        }
+        if self.reminders.review_every_working_days == 0 {
+            return Err((
+                at.clone()
+                    .then("reminders")
+                    .then("review_every_working_days"),
+                "must be at least 1".into(),
+            ));
+        }
+        if matches!(self.credential, CredentialConfig::ClientCertificate { .. })
+            && !cfg!(feature = "client-certificate")
+        {
+            return Err((
+                at.clone().then("credential").then("kind"),
+                "client_certificate needs pirwatch built with the cargo feature \
+                 `client-certificate`"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The team's working calendar.
     pub fn calendar(&self) -> WorkCalendar {
         let (start, end) = self.working_hours;
@@ -476,7 +534,6 @@ impl Config {
 
     /// Cross-field checks serde cannot do; errors name a key path.
     fn validate(&self) -> Result<(), (KeyPath, String)> {
-        let mut names = BTreeSet::new();
         if self.smtp.password_file.is_some() && self.smtp.username.is_none() {
             return Err((
                 KeyPath::key("smtp").then("password_file"),
@@ -495,6 +552,7 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        let mut names = BTreeSet::new();
         for (i, t) in self.tenants.iter().enumerate() {
             let at = KeyPath::key("tenants").index(i);
             if !names.insert(t.name.as_str()) {
@@ -503,62 +561,7 @@ impl Config {
                     format!("duplicate tenant name {:?}", t.name),
                 ));
             }
-            if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '/') {
-                return Err((
-                    at.then("name"),
-                    "must be non-empty, without spaces or '/'".into(),
-                ));
-            }
-            if t.subscriptions.is_empty() && !t.tenant_events {
-                return Err((
-                    at.then("subscriptions"),
-                    "list at least one subscription, or set tenant_events = true".into(),
-                ));
-            }
-            if t.recipients.is_empty() {
-                return Err((at.then("recipients"), "list at least one address".into()));
-            }
-            if !(1..=28).contains(&t.billing_period_start_day) {
-                return Err((
-                    at.then("billing_period_start_day"),
-                    "must be 1 to 28".into(),
-                ));
-            }
-            if let Some(sub) = t
-                .subscription_billing_start_days
-                .iter()
-                .find(|(_, d)| !(1..=28).contains(*d))
-            {
-                return Err((
-                    at.then("subscription_billing_start_days").then(sub.0),
-                    "must be 1 to 28".into(),
-                ));
-            }
-            if t.partner_deadline_days.is_some() && t.claim_channel != ClaimChannel::Partner {
-                return Err((
-                    at.then("partner_deadline_days"),
-                    "only applies with claim_channel = \"partner\"".into(),
-                ));
-            }
-            if t.working_days.is_empty() {
-                return Err((at.then("working_days"), "list at least one day".into()));
-            }
-            if t.reminders.review_every_working_days == 0 {
-                return Err((
-                    at.then("reminders").then("review_every_working_days"),
-                    "must be at least 1".into(),
-                ));
-            }
-            if let CredentialConfig::ClientCertificate { .. } = t.credential
-                && !cfg!(feature = "client-certificate")
-            {
-                return Err((
-                    at.then("credential").then("kind"),
-                    "client_certificate needs pirwatch built with the cargo feature \
-                     `client-certificate`"
-                        .into(),
-                ));
-            }
+            t.validate(&at)?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::{Config, TenantConfig};
 use crate::daemon::claim_of;
 use crate::followup::calendar::WorkCalendar;
-use crate::followup::claim::{ClaimChannel, ClaimPolicy};
+use crate::followup::claim::{ClaimChannel, ClaimDates, ClaimPolicy};
 use crate::followup::schedule::{self, Inputs, ReminderPolicy};
 use crate::incident::{Incident, PirState};
 use crate::source::event::Update;
@@ -144,9 +144,6 @@ pub async fn row(
             kind: r.series.as_str(),
             at: r.at,
         });
-    let today = p.calendar.date_of(now);
-    let reviewed = records.iter().find(|a| a.kind == AckKind::Reviewed);
-    let decided = records.iter().find(|a| a.kind != AckKind::Reviewed);
     Ok(IncidentRow {
         tenant: i.tenant.clone(),
         tracking_id: i.tracking_id.clone(),
@@ -164,43 +161,59 @@ pub async fn row(
         first_seen: i.first_seen,
         updates: store.update_count(&i.tenant, &i.tracking_id).await?,
         last_mail,
-        pir_review: PirReview {
-            state: match (i.false_positive, reviewed, i.pir) {
-                (true, _, _) => "not_applicable",
-                (_, Some(_), _) => "reviewed",
-                (_, None, PirState::None) => "no_pir",
-                (_, None, _) => "to_review",
-            },
-            by: reviewed.map(|a| a.by.clone()),
-            at: reviewed.map(|a| a.at),
-        },
-        claim: Claim {
-            state: match (claim, i.false_positive, decided.map(|a| &a.kind)) {
-                (None, _, _) | (_, true, _) => "not_applicable",
-                (_, _, Some(AckKind::Claimed { .. })) => "claimed",
-                (_, _, Some(_)) => "declined",
-                (Some(c), _, None) if c.remind_by < today => "window_closed",
-                (Some(_), _, None) => "open",
-            },
-            channel: p.channel.as_str(),
-            deadline: claim.map(|c| c.remind_by.to_string()),
-            sla_deadline: claim.map(|c| c.sla_deadline.to_string()),
-            partner_deadline: claim
-                .and_then(|c| c.partner_deadline)
-                .map(|d| d.to_string()),
-            reference: decided.and_then(|a| match &a.kind {
-                AckKind::Claimed { reference } => reference.clone(),
-                _ => None,
-            }),
-            reason: decided.and_then(|a| match &a.kind {
-                AckKind::NoClaim { reason } => reason.clone(),
-                _ => None,
-            }),
-            by: decided.map(|a| a.by.clone()),
-            at: decided.map(|a| a.at),
-        },
+        pir_review: pir_review(i, &records),
+        claim: claim_state(i, claim, &records, p.channel, p.calendar.date_of(now)),
         next_reminder: next,
     })
+}
+
+fn pir_review(i: &Incident, records: &[AckRecord]) -> PirReview {
+    let reviewed = records.iter().find(|a| a.kind == AckKind::Reviewed);
+    PirReview {
+        state: match (i.false_positive, reviewed, i.pir) {
+            (true, _, _) => "not_applicable",
+            (_, Some(_), _) => "reviewed",
+            (_, None, PirState::None) => "no_pir",
+            (_, None, _) => "to_review",
+        },
+        by: reviewed.map(|a| a.by.clone()),
+        at: reviewed.map(|a| a.at),
+    }
+}
+
+fn claim_state(
+    i: &Incident,
+    claim: Option<ClaimDates>,
+    records: &[AckRecord],
+    channel: ClaimChannel,
+    today: jiff::civil::Date,
+) -> Claim {
+    let decided = records.iter().find(|a| a.kind != AckKind::Reviewed);
+    Claim {
+        state: match (claim, i.false_positive, decided.map(|a| &a.kind)) {
+            (None, _, _) | (_, true, _) => "not_applicable",
+            (_, _, Some(AckKind::Claimed { .. })) => "claimed",
+            (_, _, Some(_)) => "declined",
+            (Some(c), _, None) if c.remind_by < today => "window_closed",
+            (Some(_), _, None) => "open",
+        },
+        channel: channel.as_str(),
+        deadline: claim.map(|c| c.remind_by.to_string()),
+        sla_deadline: claim.map(|c| c.sla_deadline.to_string()),
+        partner_deadline: claim
+            .and_then(|c| c.partner_deadline)
+            .map(|d| d.to_string()),
+        reference: decided.and_then(|a| match &a.kind {
+            AckKind::Claimed { reference } => reference.clone(),
+            _ => None,
+        }),
+        reason: decided.and_then(|a| match &a.kind {
+            AckKind::NoClaim { reason } => reason.clone(),
+            _ => None,
+        }),
+        by: decided.map(|a| a.by.clone()),
+        at: decided.map(|a| a.at),
+    }
 }
 
 /// Every incident's row, newest first.

@@ -1,0 +1,306 @@
+//! The command line: clap definitions, the entry point that maps errors to exit codes (78,
+//! EX_CONFIG, for an invalid configuration; 1 for anything else), and the helpers every
+//! command shares. The commands live by topic: `service` (run, once, check-config,
+//! healthcheck), `records` (incidents, ack, show, export) and `demo`.
+
+mod demo;
+mod records;
+mod service;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+use crate::daemon::Daemon;
+use crate::logging::{self, LogFormat};
+use crate::metrics::Metrics;
+use crate::notify::email::Mailer;
+use crate::source::Source;
+use crate::source::azure::AzureSource;
+use crate::store::{AckKind, Store};
+
+/// sysexits.h EX_CONFIG: the configuration is invalid.
+pub const EX_CONFIG: u8 = 78;
+
+/// Watches Azure Service Health for incidents and Post-Incident Reviews, and reminds the team
+/// to review PIRs and file SLA credit claims.
+#[derive(Debug, Parser)]
+#[command(name = "pirwatch", version, about)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "PIRWATCH_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Log format: journald under systemd (auto), else text on stderr; or json.
+    #[arg(
+        long,
+        global = true,
+        env = "PIRWATCH_LOG_FORMAT",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll every `poll.interval`, deliver mail; SIGTERM/SIGINT stop it.
+    Run,
+    /// Poll every scope once, deliver everything queued, exit (0: all done; 1: something left).
+    Once,
+    /// Validate the configuration file and the secret files it names.
+    CheckConfig {
+        /// Also sign in to every tenant and log in to the SMTP server, once.
+        #[arg(long)]
+        online: bool,
+    },
+    /// Exit 0 when the running daemon's /healthz answers (for container health checks).
+    Healthcheck {
+        /// Default: http://{[http] listen}/healthz from the config.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// List the incidents pirwatch knows.
+    Incidents {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that the PIR was reviewed, or the SLA claim filed or declined; stops reminders.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["reviewed", "claimed", "no_claim"])))]
+    Ack {
+        /// The incident's tracking ID.
+        tracking_id: String,
+        /// The PIR was read (also stops the "no PIR yet" suggestion).
+        #[arg(long)]
+        reviewed: bool,
+        /// The SLA claim was filed.
+        #[arg(long)]
+        claimed: bool,
+        /// The support request number of the claim.
+        #[arg(long, requires = "claimed")]
+        reference: Option<String>,
+        /// No SLA claim will be filed.
+        #[arg(long)]
+        no_claim: bool,
+        /// Why not.
+        #[arg(long, requires = "no_claim")]
+        reason: Option<String>,
+        /// The tenant, when the tracking ID is known in several.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Who did it (default: $SUDO_USER, else $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Show one incident: its state, every update, acknowledgements and mails.
+    Show {
+        tracking_id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write incidents' full records (timeline, PIR text, acknowledgements) for a knowledge base.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["tracking_id", "all"])))]
+    Export {
+        /// One incident's tracking ID (written to stdout).
+        tracking_id: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Every incident first seen since --since, one file each in --dir.
+        #[arg(long, requires_all = ["since", "dir"])]
+        all: bool,
+        /// `YYYY-MM-DD` (UTC).
+        #[arg(long)]
+        since: Option<jiff::civil::Date>,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ExportFormat,
+    },
+    /// Run the real pipeline over a built-in demo incident; mails become .eml files.
+    Demo {
+        /// Directory for the demo's store and mails.
+        #[arg(long, default_value = "pirwatch-demo")]
+        out: PathBuf,
+    },
+}
+
+/// The format of `pirwatch export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+/// The configuration is invalid: exit 78.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidConfig(pub String);
+
+/// The process entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pirwatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = if e.downcast_ref::<InvalidConfig>().is_some() {
+                EX_CONFIG
+            } else {
+                1
+            };
+            tracing::error!("{e:#}");
+            eprintln!("pirwatch: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run => service::run(&cli.config).await,
+        Command::Once => service::once(&cli.config).await,
+        Command::CheckConfig { online } => service::check_config(&cli.config, online).await,
+        Command::Healthcheck { url } => service::healthcheck(&cli.config, url).await,
+        Command::Incidents { json } => records::incidents(&cli.config, json).await,
+        Command::Ack {
+            tracking_id,
+            reviewed,
+            claimed,
+            reference,
+            no_claim: _,
+            reason,
+            tenant,
+            by,
+        } => {
+            let kind = if reviewed {
+                AckKind::Reviewed
+            } else if claimed {
+                AckKind::Claimed { reference }
+            } else {
+                AckKind::NoClaim { reason }
+            };
+            records::ack(&cli.config, &tracking_id, tenant.as_deref(), kind, by).await
+        }
+        Command::Show {
+            tracking_id,
+            tenant,
+            json,
+        } => records::show(&cli.config, &tracking_id, tenant.as_deref(), json).await,
+        Command::Export {
+            tracking_id,
+            tenant,
+            all: _,
+            since,
+            dir,
+            format,
+        } => {
+            records::export(
+                &cli.config,
+                tracking_id.as_deref(),
+                tenant.as_deref(),
+                since,
+                dir,
+                format,
+            )
+            .await
+        }
+        Command::Demo { out } => demo::demo(&out).await,
+    }
+}
+
+/// Loads and validates the config, secret files included.
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let config = Config::load(path).map_err(|e| InvalidConfig(e.to_string()))?;
+    config
+        .check_secrets()
+        .map_err(|e| InvalidConfig(format!("{}: {e}", path.display())))?;
+    Ok(config)
+}
+
+pub(crate) fn mailer(config: &Config) -> anyhow::Result<Mailer> {
+    let password = match &config.smtp.password_file {
+        Some(f) => Some(
+            config
+                .read_secret("smtp.password_file", f)
+                .map_err(|e| InvalidConfig(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let ca = match &config.smtp.ca_file {
+        Some(f) => {
+            let path = config.secret_path(f);
+            Some(std::fs::read(&path).map_err(|e| {
+                InvalidConfig(format!("smtp.ca_file: cannot read {}: {e}", path.display()))
+            })?)
+        }
+        None => None,
+    };
+    Mailer::smtp(&config.smtp, password, ca.as_deref())
+        .map_err(|e| InvalidConfig(e.to_string()).into())
+}
+
+/// The daemon for a config: Azure source and SMTP mailer built around an open store.
+pub(crate) fn daemon_with(
+    config: Config,
+    store: Store,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Daemon> {
+    let config = Arc::new(config);
+    let mailer = mailer(&config)?;
+    let http = AzureSource::http_client(config.poll.request_timeout);
+    let source = AzureSource::new(&config, http, None)
+        .with_metrics(metrics.clone(), config.poll.request_timeout);
+    Ok(Daemon::new(config, store, Source::Azure(source), mailer).with_metrics(metrics))
+}
+
+/// Opens the store, refusing to let root create files the service user then cannot open.
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    guard_state_owner(&config.state.path)?;
+    Ok(Store::open(&config.state.path).await?)
+}
+
+/// Root running the CLI against a service's store would leave root-owned WAL files behind.
+fn guard_state_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let owner = std::fs::metadata(path)
+        .or_else(|_| std::fs::metadata(dir))
+        .map(|m| m.uid());
+    if let (Ok(owner), Some(0)) = (owner, effective_uid())
+        && owner != 0
+    {
+        anyhow::bail!(
+            "{} belongs to uid {owner}, and this runs as root: run pirwatch as that user \
+             (e.g. `sudo -u pirwatch pirwatch ...`) so root does not create files in the state \
+             directory that the service cannot open",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
