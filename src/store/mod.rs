@@ -460,12 +460,7 @@ impl Store {
         mails: &[NewMail],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for m in mails {
-            insert_mail(&mut tx, tenant, m, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.commit_poll(tenant, &[], &[], mails, now).await
     }
 
     /// Incidents of `tenant` first seen since `since` that may still need follow-up.
