@@ -943,6 +943,7 @@ kind = "azure_cli"
         assert_eq!(c.smtp.security, d.smtp.security);
         assert_eq!(c.smtp.timeout, d.smtp.timeout);
         assert_eq!(c.notify.event_types, d.notify.event_types);
+        assert_eq!(c.http.listen, d.http.listen);
         assert_eq!(c.tenants[0].cloud, CloudName::Public);
         assert!(!c.tenants[0].tenant_events);
         let (t, dt) = (&c.tenants[0], &d.tenants[0]);
@@ -996,6 +997,16 @@ kind = "azure_cli"
         );
         let bad = text.replace("partner\"\n", "vianet\"\n");
         assert!(err(&bad).contains("tenants[0].claim_channel"));
+    }
+
+    #[test]
+    fn the_http_listener_is_an_address() {
+        let ok = format!("[http]\nlisten = \"127.0.0.1:9464\"\n{MINIMAL}");
+        let c = Config::parse(&ok, "c").expect("valid");
+        assert_eq!(c.http.listen.map(|a| a.port()), Some(9464));
+        let bad = format!("[http]\nlisten = \"localhost\"\n{MINIMAL}");
+        assert!(err(&bad).starts_with("config.toml:2:"), "{}", err(&bad));
+        assert!(err(&bad).contains("http.listen"), "{}", err(&bad));
     }
 
     #[test]
