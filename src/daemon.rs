@@ -74,6 +74,16 @@ pub struct Daemon {
     metrics: Arc<Metrics>,
     /// Scopes failing in the poll under way.
     failing: std::sync::Mutex<Vec<(String, String)>>,
+    /// Follow-up gauges gathered by the poll under way, published when it ends.
+    gauges: std::sync::Mutex<FollowUpGauges>,
+}
+
+/// Follow-up gauge values gathered during one poll.
+#[derive(Debug, Default)]
+struct FollowUpGauges {
+    pir_to_review: i64,
+    claim_open: i64,
+    claim_deadlines: Vec<(ClaimLabels, i64)>,
 }
 
 /// Why [`Daemon::run`] returned.
@@ -97,6 +107,7 @@ impl Daemon {
             message_id_domain,
             metrics: Arc::new(Metrics::new()),
             failing: std::sync::Mutex::new(Vec::new()),
+            gauges: std::sync::Mutex::new(FollowUpGauges::default()),
         }
     }
 
@@ -155,9 +166,8 @@ impl Daemon {
     /// Polls every tenant and commits what changed, with the mails it causes.
     pub async fn poll(&self, now: Timestamp) -> Result<PollReport, CycleError> {
         let mut report = PollReport::default();
-        self.metrics.claim_deadline_seconds.clear();
-        self.metrics.incidents.clear();
         *self.failing.lock().unwrap_or_else(|e| e.into_inner()) = Vec::new();
+        *self.gauges.lock().unwrap_or_else(|e| e.into_inner()) = FollowUpGauges::default();
         for tenant in &self.config.tenants {
             let results = self.source.poll(tenant, now).await;
             self.commit_tenant(tenant, results, now, &mut report)
@@ -170,14 +180,37 @@ impl Daemon {
         Ok(report)
     }
 
+    /// Replaces the incident gauges at once (so a scrape during a poll never sees them
+    /// half-filled), and sets the outbox gauges.
     async fn record_gauges(&self, now: Timestamp) -> Result<(), StoreError> {
-        for (status, n) in self.store.status_counts().await? {
+        let counts = self.store.status_counts().await?;
+        let gauges = std::mem::take(&mut *self.gauges.lock().unwrap_or_else(|e| e.into_inner()));
+        self.metrics.incidents.clear();
+        for (status, n) in counts {
             self.metrics
                 .incidents
                 .get_or_create(&StateLabels {
                     state: status.to_ascii_lowercase(),
                 })
                 .set(n);
+        }
+        for (state, n) in [
+            ("pir_to_review", gauges.pir_to_review),
+            ("claim_open", gauges.claim_open),
+        ] {
+            self.metrics
+                .incidents
+                .get_or_create(&StateLabels {
+                    state: state.into(),
+                })
+                .set(n);
+        }
+        self.metrics.claim_deadline_seconds.clear();
+        for (labels, secs) in gauges.claim_deadlines {
+            self.metrics
+                .claim_deadline_seconds
+                .get_or_create(&labels)
+                .set(secs);
         }
         let (queued, oldest) = self.store.queue_stats(now).await?;
         self.metrics.queued.set(queued);
@@ -239,36 +272,27 @@ impl Daemon {
         cal: &crate::followup::calendar::WorkCalendar,
         now: Timestamp,
     ) {
+        let mut g = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
         if i.pir > crate::incident::PirState::None && !acks.reviewed {
-            self.metrics
-                .incidents
-                .get_or_create(&StateLabels {
-                    state: "pir_to_review".into(),
-                })
-                .inc();
+            g.pir_to_review += 1;
         }
         let Some(c) = claim.filter(|c| !acks.claim_decided && c.remind_by >= cal.date_of(now))
         else {
             return;
         };
-        self.metrics
-            .incidents
-            .get_or_create(&StateLabels {
-                state: "claim_open".into(),
-            })
-            .inc();
+        g.claim_open += 1;
         let window_end = c
             .remind_by
             .saturating_add(jiff::ToSpan::day(1))
             .to_zoned(tenant.timezone.clone())
             .map_or(now, |z| z.timestamp());
-        self.metrics
-            .claim_deadline_seconds
-            .get_or_create(&ClaimLabels {
+        g.claim_deadlines.push((
+            ClaimLabels {
                 tenant: tenant.name.clone(),
                 tracking_id: i.tracking_id.clone(),
-            })
-            .set(window_end.duration_since(now).as_secs());
+            },
+            window_end.duration_since(now).as_secs(),
+        ));
     }
 
     fn reminder_mail(
