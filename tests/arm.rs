@@ -4,25 +4,15 @@
 mod support;
 
 use serde_json::json;
-use support::arm::{Ev, FakeArm, Fault};
-use support::smtp::{SinkOptions, SmtpSink};
-use support::{Env, Setup, TOKEN, hours_ago};
-
-struct World {
-    env: Env,
-    arm: FakeArm,
-    sink: SmtpSink,
-}
+use support::arm::{Ev, Fault};
+use support::{TOKEN, World, hours_ago};
 
 async fn world(subscriptions: &[&str], tenant_events: bool) -> World {
-    let env = Env::new();
-    let arm = FakeArm::start(TOKEN).await;
-    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-    let mut setup = Setup::new(&arm.base, sink.port);
-    setup.subscriptions = subscriptions.iter().map(|s| s.to_string()).collect();
-    setup.tenant_events = tenant_events;
-    env.write_config(&setup);
-    World { env, arm, sink }
+    let mut w = World::new().await;
+    w.setup.subscriptions = subscriptions.iter().map(|s| s.to_string()).collect();
+    w.setup.tenant_events = tenant_events;
+    w.env.write_config(&w.setup);
+    w
 }
 
 fn ids(incidents: &[serde_json::Value]) -> Vec<String> {

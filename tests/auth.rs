@@ -13,9 +13,8 @@ use pirwatch::source::azure::cloud::Cloud;
 use pirwatch::source::azure::credential::{self, TenantToken};
 use pirwatch::source::event::Scope;
 use support::arm::{Ev, FakeArm};
-use support::smtp::{SinkOptions, SmtpSink};
 use support::token::{Seen, local_transport, token_endpoint};
-use support::{Env, Setup, TENANT_ID, TOKEN, hours_ago};
+use support::{Env, Setup, TENANT_ID, TOKEN, World, hours_ago};
 
 fn config(cloud: &str, credential: &str, dir: &std::path::Path) -> Config {
     let text = format!(
@@ -130,10 +129,12 @@ async fn workload_identity_presents_the_token_file_and_its_token_polls_arm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_identity_uses_the_loopback_identity_endpoint() {
-    let env = Env::new();
-    let arm = FakeArm::start(TOKEN).await;
-    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-    let mut setup = Setup::new(&arm.base, sink.port);
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
     setup.credential = "kind = \"managed_identity\"\nclient_id = \"uami-client\"\n".into();
     env.write_config(&setup);
     arm.set_events(

@@ -7,15 +7,12 @@ use std::time::{Duration, Instant};
 
 use support::arm::{Ev, FakeArm};
 use support::smtp::{SinkOptions, SmtpSink};
-use support::{Env, Setup, TOKEN, hours_ago, signal, wait_for};
+use support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_mails_then_stops_with_exit_0_on_sigterm_and_sigint() {
     for sig in ["-TERM", "-INT"] {
-        let env = Env::new();
-        let arm = FakeArm::start(TOKEN).await;
-        let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-        env.write_config(&Setup::new(&arm.base, sink.port));
+        let World { env, arm, sink, .. } = World::started().await;
         arm.set_events(
             "sub-a",
             vec![Ev::service_issue("RUN_1", "x", hours_ago(1)).build()],

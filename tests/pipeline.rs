@@ -4,7 +4,7 @@ mod support;
 
 use support::arm::{Ev, FakeArm};
 use support::smtp::{Security, SinkOptions, SmtpSink, free_port};
-use support::{Env, Setup, TOKEN, days_ago, hours_ago};
+use support::{Env, Setup, TOKEN, World, days_ago, hours_ago};
 
 async fn once(env: &Env) -> support::Run {
     env.pirwatch(&["once"]).await
@@ -12,10 +12,7 @@ async fn once(env: &Env) -> support::Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incident_lifecycle_mails_each_step_once_in_one_thread() {
-    let env = Env::new();
-    let arm = FakeArm::start(TOKEN).await;
-    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-    env.write_config(&Setup::new(&arm.base, sink.port));
+    let World { env, arm, sink, .. } = World::started().await;
 
     // The first poll finds nothing, so what follows is news rather than history.
     let r = once(&env).await;
@@ -124,10 +121,7 @@ async fn an_incident_lifecycle_mails_each_step_once_in_one_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_poll_mails_active_incidents_and_one_digest_of_open_follow_ups() {
-    let env = Env::new();
-    let arm = FakeArm::start(TOKEN).await;
-    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-    env.write_config(&Setup::new(&arm.base, sink.port));
+    let World { env, arm, sink, .. } = World::started().await;
     arm.set_events(
         "sub-a",
         vec![
@@ -384,10 +378,12 @@ async fn an_invalid_config_exits_78_naming_file_line_and_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ack_names_the_incident_clearly_and_is_idempotent() {
-    let env = Env::new();
-    let arm = FakeArm::start(TOKEN).await;
-    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-    let mut setup = Setup::new(&arm.base, sink.port);
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
     // A CSP partner watching two customers who both see the same incident.
     setup.extra = format!(
         "[[tenants]]\nname = \"fabrikam\"\ntenant_id = \"{}\"\narm_endpoint = \"{}\"\n\

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::arm::{Ev, FakeArm};
 use support::smtp::{SinkOptions, SmtpSink, free_port};
-use support::{Env, Setup, TOKEN, hours_ago, signal, wait_for};
+use support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
 
 /// Datagrams received on the notify socket so far.
 fn drain(socket: &UnixDatagram, into: &mut Vec<String>) {
@@ -35,11 +35,13 @@ fn log(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_as_a_systemd_service_with_health_metrics_and_reload() {
-    let env = Env::new();
-    let arm = FakeArm::start(TOKEN).await;
-    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
     let port = free_port();
-    let mut setup = Setup::new(&arm.base, sink.port);
     setup.extra = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
     env.write_config(&setup);
     arm.set_events(

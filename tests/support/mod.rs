@@ -175,6 +175,38 @@ impl Env {
     }
 }
 
+/// A test's usual parts: an env, the fake ARM, a plain SMTP sink, and the config they make.
+pub struct World {
+    pub env: Env,
+    pub arm: arm::FakeArm,
+    pub sink: smtp::SmtpSink,
+    /// The config, not yet written by [`World::new`]: adjust it, then `env.write_config`.
+    pub setup: Setup,
+}
+
+impl World {
+    /// The parts, with the default setup not yet written.
+    pub async fn new() -> Self {
+        let env = Env::new();
+        let arm = arm::FakeArm::start(TOKEN).await;
+        let sink = smtp::SmtpSink::start(env.path(), &smtp::SinkOptions::default());
+        let setup = Setup::new(&arm.base, sink.port);
+        Self {
+            env,
+            arm,
+            sink,
+            setup,
+        }
+    }
+
+    /// The parts, with the default setup written.
+    pub async fn started() -> Self {
+        let w = Self::new().await;
+        w.env.write_config(&w.setup);
+        w
+    }
+}
+
 /// A finished run of the binary.
 #[derive(Debug)]
 pub struct Run {
