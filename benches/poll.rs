@@ -2,7 +2,7 @@
 //! subscription, 2 pages each, none of them mailed), first on an empty store and again with
 //! nothing changed. Prints wall time, ARM requests and peak RSS. Run: `cargo bench --bench poll`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

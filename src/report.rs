@@ -1,24 +1,32 @@
 //! What pirwatch knows about an incident, put together for people: the follow-up state
-//! (PIR review, claim, next reminder) for `pirwatch incidents`, and the full record (every
-//! update, acknowledgements, mails) for `pirwatch show` and the PIR archive (`pirwatch export`).
+//! (PIR review, claim, next reminder — all read off [`followup::assess`]) for
+//! `pirwatch incidents`, and the full record (every update, acknowledgements, mails) for
+//! `pirwatch show` and the PIR archive (`pirwatch export`). Loads are batched: listing or
+//! exporting every incident is a handful of queries, not a few per incident.
+
+use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::config::{Config, TenantConfig};
-use crate::daemon::claim_of;
+use crate::config::{Config, Tenant};
 use crate::followup::calendar::WorkCalendar;
-use crate::followup::claim::{ClaimChannel, ClaimDates, ClaimPolicy};
-use crate::followup::schedule::{self, Inputs, ReminderPolicy};
-use crate::incident::{Incident, PirState};
-use crate::source::event::Update;
-use crate::store::{AckKind, AckRecord, LastMail, MailRecord, Store, StoreError, acks_summary};
+use crate::followup::claim::{ClaimChannel, ClaimPolicy};
+use crate::followup::schedule::ReminderPolicy;
+use crate::followup::{self, ClaimStatus, FollowUp, ReviewStatus, TenantPolicy};
+use crate::incident::ack::{Ack, Acks, ClaimDecision};
+use crate::incident::notice::ReminderKey;
+use crate::incident::{Incident, TrackingId, Update};
+use crate::notify::render::{RenderError, Renderer, to_text};
+use crate::store::{LastMail, MailRecord, Store, StoreError};
 
 /// The PIR review's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct PirReview {
     /// `no_pir`, `to_review`, `reviewed` or `not_applicable` (false positive).
     pub state: &'static str,
+    /// The stage to review, or the one reviewed.
+    pub stage: Option<&'static str>,
     pub by: Option<String>,
     pub at: Option<Timestamp>,
 }
@@ -43,6 +51,8 @@ pub struct Claim {
 #[derive(Debug, Clone, Serialize)]
 pub struct NextReminder {
     pub kind: &'static str,
+    /// Which one (`claim-d7`).
+    pub step: String,
     pub at: Timestamp,
 }
 
@@ -51,6 +61,9 @@ pub struct NextReminder {
 pub struct IncidentRow {
     pub tenant: String,
     pub tracking_id: String,
+    /// False when the tenant is no longer in the config: its follow-ups are then shown under
+    /// the default policy and no reminder goes out.
+    pub tenant_configured: bool,
     pub title: String,
     pub event_type: String,
     pub status: String,
@@ -81,72 +94,44 @@ pub struct IncidentRecord {
     pub article: Option<String>,
     #[serde(rename = "timeline")]
     pub updates: Vec<Update>,
-    pub acknowledgements: Vec<AckRecord>,
+    pub acknowledgements: Vec<Ack>,
     pub mails: Vec<MailRecord>,
 }
 
-/// The tenant's policies, or the defaults when the tenant left the config.
-struct Policies {
-    claim: ClaimPolicy,
-    reminders: ReminderPolicy,
-    calendar: WorkCalendar,
-    channel: ClaimChannel,
-}
-
-fn policies(tenant: Option<&TenantConfig>) -> Policies {
-    match tenant {
-        Some(t) => Policies {
-            claim: t.claim_policy(),
-            reminders: t.reminder_policy(),
-            calendar: t.calendar(),
-            channel: t.claim_channel,
+/// The policy of a tenant that left the config: shown, never acted on.
+fn default_policy() -> TenantPolicy {
+    TenantPolicy {
+        calendar: WorkCalendar::office_hours(jiff::tz::TimeZone::UTC),
+        claim: ClaimPolicy {
+            billing_start_day: 1,
+            ..Default::default()
         },
-        None => Policies {
-            claim: ClaimPolicy {
-                billing_start_day: 1,
-                ..Default::default()
-            },
-            reminders: ReminderPolicy::default(),
-            calendar: WorkCalendar::office_hours(jiff::tz::TimeZone::UTC),
-            channel: ClaimChannel::Microsoft,
-        },
+        reminders: ReminderPolicy::default(),
+        notify_event_types: BTreeSet::new(),
     }
 }
 
-/// One incident's row, as of `now`.
-pub async fn row(
-    store: &Store,
-    config: &Config,
-    i: &Incident,
+/// What one row is computed from.
+struct Facts<'a> {
+    incident: &'a Incident,
+    acks: &'a [Ack],
+    sent: &'a BTreeSet<ReminderKey>,
+    updates: i64,
     last_mail: Option<LastMail>,
-    now: Timestamp,
-) -> Result<IncidentRow, StoreError> {
-    let tenant = config.tenants.iter().find(|t| t.name == i.tenant);
-    let p = policies(tenant);
-    let records = store.acks(&i.tenant, &i.tracking_id).await?;
-    let acks = acks_summary(&records);
-    let claim = claim_of(i, &p.claim);
-    let all = schedule::reminders(
-        Inputs {
-            incident: i,
-            pir_seen: i.pir_seen,
-            claim,
-            acks: &acks,
-        },
-        &p.reminders,
-        &p.calendar,
-    );
-    let sent = store.reminder_steps(&i.tenant, &i.tracking_id).await?;
-    let notifies = config.notify.event_types.contains(i.event_type.as_str());
-    let next = schedule::next(&all, &sent, now)
-        .filter(|_| notifies)
-        .map(|r| NextReminder {
-            kind: r.series.as_str(),
-            at: r.at,
-        });
-    Ok(IncidentRow {
-        tenant: i.tenant.clone(),
-        tracking_id: i.tracking_id.clone(),
+}
+
+/// One incident's row, as of `now`.
+fn row(config: &Config, f: Facts<'_>, now: Timestamp) -> IncidentRow {
+    let i = f.incident;
+    let tenant: Option<&Tenant> = config.tenant(&i.tenant);
+    let fallback = default_policy();
+    let policy = tenant.map_or(&fallback, |t| &t.policy);
+    let channel = tenant.map_or(ClaimChannel::Microsoft, |t| t.config.claim_channel);
+    let follow = followup::assess(i, &Acks::from_records(f.acks), f.sent, policy, now);
+    IncidentRow {
+        tenant: i.tenant.to_string(),
+        tracking_id: i.tracking_id.to_string(),
+        tenant_configured: tenant.is_some(),
         title: i.title.clone(),
         event_type: i.event_type.to_string(),
         status: i.status.to_string(),
@@ -154,65 +139,129 @@ pub async fn row(
         false_positive: i.false_positive,
         impact_start: i.impact_start,
         mitigated_at: i.mitigated_at,
-        claim_deadline: claim.map(|c| c.remind_by.to_string()),
+        claim_deadline: follow.claim.dates().map(|c| c.remind_by.to_string()),
         services: i.services().into_iter().map(str::to_owned).collect(),
         regions: i.regions().into_iter().map(str::to_owned).collect(),
         subscriptions: i.subscriptions.iter().cloned().collect(),
         first_seen: i.first_seen,
-        updates: store.update_count(&i.tenant, &i.tracking_id).await?,
-        last_mail,
-        pir_review: pir_review(i, &records),
-        claim: claim_state(i, claim, &records, p.channel, p.calendar.date_of(now)),
-        next_reminder: next,
-    })
-}
-
-fn pir_review(i: &Incident, records: &[AckRecord]) -> PirReview {
-    let reviewed = records.iter().find(|a| a.kind == AckKind::Reviewed);
-    PirReview {
-        state: match (i.false_positive, reviewed, i.pir) {
-            (true, _, _) => "not_applicable",
-            (_, Some(_), _) => "reviewed",
-            (_, None, PirState::None) => "no_pir",
-            (_, None, _) => "to_review",
-        },
-        by: reviewed.map(|a| a.by.clone()),
-        at: reviewed.map(|a| a.at),
+        updates: f.updates,
+        last_mail: f.last_mail,
+        pir_review: pir_review(&follow),
+        claim: claim(&follow, channel),
+        next_reminder: follow
+            .next
+            .filter(|_| tenant.is_some())
+            .map(|r| NextReminder {
+                kind: r.series().as_str(),
+                step: r.key.step.to_string(),
+                at: r.at,
+            }),
     }
 }
 
-fn claim_state(
-    i: &Incident,
-    claim: Option<ClaimDates>,
-    records: &[AckRecord],
-    channel: ClaimChannel,
-    today: jiff::civil::Date,
-) -> Claim {
-    let decided = records.iter().find(|a| a.kind != AckKind::Reviewed);
+fn pir_review(f: &FollowUp) -> PirReview {
+    let (stage, by, at) = match &f.review {
+        ReviewStatus::ToReview(s) => (Some(s.as_str()), None, None),
+        ReviewStatus::Reviewed { stage, by, at } => {
+            (Some(stage.as_str()), Some(by.clone()), Some(*at))
+        }
+        ReviewStatus::NoPir | ReviewStatus::NotApplicable => (None, None, None),
+    };
+    PirReview {
+        state: f.review.as_str(),
+        stage,
+        by,
+        at,
+    }
+}
+
+fn claim(f: &FollowUp, channel: ClaimChannel) -> Claim {
+    let dates = f.claim.dates();
+    let (reference, reason, by, at) = match &f.claim {
+        ClaimStatus::Decided {
+            decision, by, at, ..
+        } => {
+            let (reference, reason) = match decision {
+                ClaimDecision::Claimed { reference } => (reference.clone(), None),
+                ClaimDecision::Declined { reason } => (None, reason.clone()),
+            };
+            (reference, reason, Some(by.clone()), Some(*at))
+        }
+        _ => (None, None, None, None),
+    };
     Claim {
-        state: match (claim, i.false_positive, decided.map(|a| &a.kind)) {
-            (None, _, _) | (_, true, _) => "not_applicable",
-            (_, _, Some(AckKind::Claimed { .. })) => "claimed",
-            (_, _, Some(_)) => "declined",
-            (Some(c), _, None) if c.remind_by < today => "window_closed",
-            (Some(_), _, None) => "open",
-        },
+        state: f.claim.as_str(),
         channel: channel.as_str(),
-        deadline: claim.map(|c| c.remind_by.to_string()),
-        sla_deadline: claim.map(|c| c.sla_deadline.to_string()),
-        partner_deadline: claim
+        deadline: dates.map(|c| c.remind_by.to_string()),
+        sla_deadline: dates.map(|c| c.sla_deadline.to_string()),
+        partner_deadline: dates
             .and_then(|c| c.partner_deadline)
             .map(|d| d.to_string()),
-        reference: decided.and_then(|a| match &a.kind {
-            AckKind::Claimed { reference } => reference.clone(),
-            _ => None,
-        }),
-        reason: decided.and_then(|a| match &a.kind {
-            AckKind::NoClaim { reason } => reason.clone(),
-            _ => None,
-        }),
-        by: decided.map(|a| a.by.clone()),
-        at: decided.map(|a| a.at),
+        reference,
+        reason,
+        by,
+        at,
+    }
+}
+
+type ByIncident<T> = HashMap<(String, TrackingId), T>;
+
+/// Everything the rows of many incidents are computed from, loaded in a few queries.
+struct Batch {
+    acks: ByIncident<Vec<Ack>>,
+    sent: ByIncident<BTreeSet<ReminderKey>>,
+    updates: ByIncident<i64>,
+    mails: ByIncident<Vec<MailRecord>>,
+}
+
+impl Batch {
+    async fn load(store: &Store) -> Result<Self, StoreError> {
+        let updates = store
+            .update_counts()
+            .await?
+            .into_iter()
+            .map(|((t, id), n)| ((t.to_string(), id), n))
+            .collect();
+        Ok(Self {
+            acks: store.acks_by_incident(None).await?,
+            sent: store.sent_steps(None).await?,
+            updates,
+            mails: store.mails_by_incident(None).await?,
+        })
+    }
+
+    fn record(&mut self, config: &Config, i: Incident, now: Timestamp) -> IncidentRecord {
+        let key = (i.tenant.to_string(), i.tracking_id.clone());
+        let acks = self.acks.remove(&key).unwrap_or_default();
+        let sent = self.sent.remove(&key).unwrap_or_default();
+        let mails = self.mails.remove(&key).unwrap_or_default();
+        let last_mail = mails.last().cloned().map(last_mail);
+        let facts = Facts {
+            incident: &i,
+            acks: &acks,
+            sent: &sent,
+            updates: self.updates.get(&key).copied().unwrap_or(0),
+            last_mail,
+        };
+        let row = row(config, facts, now);
+        IncidentRecord {
+            row,
+            summary: i.summary,
+            description: i.description,
+            article: i.article,
+            updates: i.updates,
+            acknowledgements: acks,
+            mails,
+        }
+    }
+}
+
+fn last_mail(m: MailRecord) -> LastMail {
+    LastMail {
+        kind: m.kind,
+        state: m.state,
+        at: m.sent.unwrap_or(m.queued),
+        error: m.error,
     }
 }
 
@@ -222,13 +271,28 @@ pub async fn rows(
     config: &Config,
     now: Timestamp,
 ) -> Result<Vec<IncidentRow>, StoreError> {
-    let mut last = store.last_mails().await?;
-    let mut out = Vec::new();
-    for i in store.all_incidents().await? {
-        let mail = last.remove(&(i.tenant.clone(), i.tracking_id.clone()));
-        out.push(row(store, config, &i, mail, now).await?);
-    }
-    Ok(out)
+    let mut batch = Batch::load(store).await?;
+    Ok(store
+        .all_incidents()
+        .await?
+        .into_iter()
+        .map(|i| batch.record(config, i, now).row)
+        .collect())
+}
+
+/// Every incident's full record, newest first (`export --all`).
+pub async fn all_records(
+    store: &Store,
+    config: &Config,
+    now: Timestamp,
+) -> Result<Vec<IncidentRecord>, StoreError> {
+    let mut batch = Batch::load(store).await?;
+    Ok(store
+        .all_incidents_with_updates()
+        .await?
+        .into_iter()
+        .map(|i| batch.record(config, i, now))
+        .collect())
 }
 
 /// The full record of one incident.
@@ -242,17 +306,63 @@ pub async fn record(
     let Some(i) = store.incident(tenant, tracking_id).await? else {
         return Ok(None);
     };
-    let mail = store
-        .last_mails()
+    let key = (tenant.to_owned(), i.tracking_id.clone());
+    let mails = store.mails_about(tenant, tracking_id).await?;
+    let acks = store.acks(tenant, tracking_id).await?;
+    let sent = store
+        .sent_steps(Some(tenant))
         .await?
-        .remove(&(tenant.to_owned(), tracking_id.to_owned()));
+        .remove(&key)
+        .unwrap_or_default();
+    let facts = Facts {
+        incident: &i,
+        acks: &acks,
+        sent: &sent,
+        updates: i64::try_from(i.updates.len()).unwrap_or(i64::MAX),
+        last_mail: mails.last().cloned().map(last_mail),
+    };
+    let row = row(config, facts, now);
     Ok(Some(IncidentRecord {
-        row: row(store, config, &i, mail, now).await?,
-        summary: i.summary.clone(),
-        description: i.description.clone(),
-        article: i.article.clone(),
-        acknowledgements: store.acks(tenant, tracking_id).await?,
-        mails: store.mails_about(tenant, tracking_id).await?,
+        row,
+        summary: i.summary,
+        description: i.description,
+        article: i.article,
         updates: i.updates,
+        acknowledgements: acks,
+        mails,
     }))
+}
+
+/// The PIR archive entry of an incident, as Markdown (Azure's HTML turned into text).
+pub fn markdown(
+    renderer: &Renderer,
+    record: &IncidentRecord,
+    exported: Timestamp,
+) -> Result<String, RenderError> {
+    #[derive(Serialize)]
+    struct U {
+        published: Timestamp,
+        tags: Vec<String>,
+        text: String,
+    }
+    let updates: Vec<U> = record
+        .updates
+        .iter()
+        .map(|u| U {
+            published: u.published,
+            tags: u.tags.iter().cloned().collect(),
+            text: to_text(&u.summary),
+        })
+        .collect();
+    use minijinja::Value;
+    let vars = minijinja::context! {
+        r => Value::from(minijinja::value::Serde(&record.row)),
+        summary => record.summary.as_deref().map(to_text),
+        description => record.description.as_deref().or(record.article.as_deref()).map(to_text),
+        updates => Value::from(minijinja::value::Serde(&updates)),
+        acks => Value::from(minijinja::value::Serde(&record.acknowledgements)),
+        mails => Value::from(minijinja::value::Serde(&record.mails)),
+        exported => exported.to_string(),
+    };
+    renderer.export_markdown(&vars)
 }

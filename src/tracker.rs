@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
-use crate::incident::{Change, Incident, NoticeKind, PirState};
+use crate::incident::{Change, Incident, PirState, TenantName, TrackingId};
 use crate::source::event::{
     EventStatus, EventType, HealthEvent, ImpactedRegion, Scope, TAG_FALSE_POSITIVE, TAG_FINAL_PIR,
     TAG_PRELIMINARY_PIR, Update,
@@ -30,46 +30,13 @@ pub struct Observation {
     pub was_false_positive: bool,
 }
 
-/// What to do about an observation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    /// Send one mail of this kind.
-    Mail(NoticeKind),
-    /// List it in the first-poll digest.
-    Digest,
-    /// Record it, send nothing.
-    Silent,
-}
-
-impl Observation {
-    /// Decides the mail. `notifiable`: its event type sends mail; `follow_up_open`: there is
-    /// still something to do about it (e.g. its claim window is open).
-    pub fn disposition(&self, notifiable: bool, follow_up_open: bool) -> Disposition {
-        if !notifiable || self.was_false_positive {
-            return Disposition::Silent;
-        }
-        if self.via_first_poll {
-            return if self.incident.false_positive {
-                Disposition::Silent
-            } else if !self.incident.is_resolved() {
-                Disposition::Mail(NoticeKind::New)
-            } else if follow_up_open {
-                Disposition::Digest
-            } else {
-                Disposition::Silent
-            };
-        }
-        NoticeKind::for_changes(&self.changes).map_or(Disposition::Silent, Disposition::Mail)
-    }
-}
-
 /// Compares the events fetched for one tenant with the stored incidents.
 ///
 /// `first_poll` holds the scopes polled successfully for the first time in this cycle.
 pub fn observe(
-    tenant: &str,
+    tenant: &TenantName,
     fetched: &[HealthEvent],
-    stored: &HashMap<String, Incident>,
+    stored: &HashMap<TrackingId, Incident>,
     first_poll: &BTreeSet<Scope>,
     now: Timestamp,
 ) -> Vec<Observation> {
@@ -79,13 +46,13 @@ pub fn observe(
     }
     groups
         .into_values()
-        .map(|copies| {
-            let fresh = merge_copies(tenant, &copies, now);
+        .filter_map(|copies| {
+            let fresh = merge_copies(tenant, &copies, now)?;
             let via_first_poll = copies.iter().all(|e| first_poll.contains(&e.scope));
-            match stored.get(&fresh.tracking_id) {
+            Some(match stored.get(fresh.tracking_id.as_str()) {
                 None => appeared(fresh, via_first_poll),
                 Some(old) => compare(old, fresh),
-            }
+            })
         })
         .collect()
 }
@@ -122,6 +89,13 @@ fn compare(old: &Incident, fresh: Incident) -> Observation {
     sort_updates(&mut updates);
     let mut subscriptions = old.subscriptions.clone();
     subscriptions.extend(fresh.subscriptions.iter().cloned());
+    let pir = fresh.pir.max(old.pir);
+    // Review reminders count from when the current PIR stage was first seen.
+    let pir_seen = if pir > old.pir {
+        fresh.pir_seen
+    } else {
+        old.pir_seen.or(fresh.pir_seen)
+    };
     let incident = Incident {
         summary: fresh.summary.or_else(|| old.summary.clone()),
         description: fresh.description.or_else(|| old.description.clone()),
@@ -131,11 +105,12 @@ fn compare(old: &Incident, fresh: Incident) -> Observation {
         mitigated_at: fresh.mitigated_at.or(old.mitigated_at),
         last_update: fresh.last_update.max(old.last_update),
         impacts: merge_impacts(&old.impacts, fresh.impacts),
-        pir: fresh.pir.max(old.pir),
-        pir_seen: old.pir_seen.or(fresh.pir_seen),
+        pir,
+        pir_seen,
         false_positive: fresh.false_positive || old.false_positive,
         details_unavailable: fresh.details_unavailable && old.description.is_none(),
         first_seen: old.first_seen,
+        announced: old.announced,
         subscriptions,
         updates,
         ..fresh
@@ -165,18 +140,18 @@ fn compare(old: &Incident, fresh: Incident) -> Observation {
 }
 
 /// One incident from the copies of an event seen through several scopes: the most recently
-/// updated copy gives the scalar fields; sets are united.
-fn merge_copies(tenant: &str, copies: &[&HealthEvent], now: Timestamp) -> Incident {
-    let base = copies
-        .iter()
-        .copied()
-        .max_by_key(|e| e.last_update)
-        .unwrap_or(copies[0]);
+/// updated copy gives the scalar fields (ties broken by scope, so the result never depends on
+/// the order in which concurrent polls finished); sets are united, newer copies' region
+/// statuses over older ones'.
+fn merge_copies(tenant: &TenantName, copies: &[&HealthEvent], now: Timestamp) -> Option<Incident> {
+    let mut copies = copies.to_vec();
+    copies.sort_by(|a, b| (a.last_update, &a.scope).cmp(&(b.last_update, &b.scope)));
+    let base = copies.last().copied()?;
     let mut tags = BTreeSet::new();
     let mut updates = Vec::new();
     let mut impacts = Vec::new();
     let mut subscriptions = BTreeSet::new();
-    for e in copies {
+    for e in &copies {
         tags.extend(e.tags.iter().cloned());
         for u in &e.updates {
             tags.extend(u.tags.iter().cloned());
@@ -200,9 +175,9 @@ fn merge_copies(tenant: &str, copies: &[&HealthEvent], now: Timestamp) -> Incide
     } else {
         base.status.clone()
     };
-    Incident {
-        tenant: tenant.to_owned(),
-        tracking_id: base.tracking_id.clone(),
+    Some(Incident {
+        tenant: tenant.clone(),
+        tracking_id: TrackingId::new(base.tracking_id.clone()),
         event_type: base.event_type.clone(),
         status,
         title: base.title.clone(),
@@ -222,7 +197,8 @@ fn merge_copies(tenant: &str, copies: &[&HealthEvent], now: Timestamp) -> Incide
         first_seen: now,
         sensitive: copies.iter().any(|e| e.sensitive),
         details_unavailable: copies.iter().all(|e| e.details_unavailable),
-    }
+        announced: false,
+    })
 }
 
 fn pir_state(tags: &BTreeSet<String>, event_type: &EventType) -> PirState {
@@ -271,6 +247,8 @@ fn merge_impacts(older: &[ImpactedRegion], newer: Vec<ImpactedRegion>) -> Vec<Im
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::incident::NoticeKind;
+    use crate::notify::plan::{Disposition, disposition};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("timestamp")
@@ -327,7 +305,7 @@ mod tests {
             .map(|i| (i.tracking_id.clone(), i.clone()))
             .collect();
         let first = first.iter().cloned().collect();
-        let mut obs = observe("contoso", fetched, &stored, &first, now());
+        let mut obs = observe(&"contoso".into(), fetched, &stored, &first, now());
         assert_eq!(obs.len(), 1);
         obs.remove(0)
     }
@@ -345,7 +323,7 @@ mod tests {
             vec!["a", "b"]
         );
         assert_eq!(
-            o.disposition(true, true),
+            disposition(&o, true, true),
             Disposition::Mail(NoticeKind::New)
         );
     }
@@ -361,7 +339,7 @@ mod tests {
         let again = observe_one(&[e], &[first.incident], &[]);
         assert!(again.changes.is_empty());
         assert!(again.new_updates.is_empty());
-        assert_eq!(again.disposition(true, true), Disposition::Silent);
+        assert_eq!(disposition(&again, true, true), Disposition::Silent);
     }
 
     #[test]
@@ -380,7 +358,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            o.disposition(true, true),
+            disposition(&o, true, true),
             Disposition::Mail(NoticeKind::Pir)
         );
         assert_eq!(o.incident.updates.len(), 2);
@@ -414,14 +392,14 @@ mod tests {
         let e = event(sub("a"), "Resolved", vec![fp.clone(), u1.clone()]);
         let o = observe_one(&[e], &[stored.incident], &[]);
         assert_eq!(
-            o.disposition(true, true),
+            disposition(&o, true, true),
             Disposition::Mail(NoticeKind::FalsePositive)
         );
         let more = update("2026-05-14T15:00:00Z", "closing", &[]);
         let e = event(sub("a"), "Resolved", vec![more, fp, u1]);
         let o2 = observe_one(&[e], &[o.incident], &[]);
         assert_eq!(o2.changes, vec![Change::Updated { count: 1 }]);
-        assert_eq!(o2.disposition(true, true), Disposition::Silent);
+        assert_eq!(disposition(&o2, true, true), Disposition::Silent);
     }
 
     #[test]
@@ -430,14 +408,14 @@ mod tests {
         let o = observe_one(&[active], &[], &[sub("new")]);
         assert!(o.via_first_poll);
         assert_eq!(
-            o.disposition(true, true),
+            disposition(&o, true, true),
             Disposition::Mail(NoticeKind::New)
         );
         let resolved = event(sub("new"), "Resolved", vec![]);
         let o = observe_one(&[resolved], &[], &[sub("new")]);
-        assert_eq!(o.disposition(true, true), Disposition::Digest);
-        assert_eq!(o.disposition(true, false), Disposition::Silent);
-        assert_eq!(o.disposition(false, true), Disposition::Silent);
+        assert_eq!(disposition(&o, true, true), Disposition::Digest);
+        assert_eq!(disposition(&o, true, false), Disposition::Silent);
+        assert_eq!(disposition(&o, false, true), Disposition::Silent);
     }
 
     #[test]
@@ -462,5 +440,53 @@ mod tests {
         assert_eq!(o.incident.pir, PirState::Preliminary);
         assert_eq!(o.incident.updates.len(), 1);
         assert!(!o.incident.details_unavailable);
+    }
+
+    /// Defect 2 of issue 7: merging copies depended on the order in which the concurrent
+    /// polls finished, so status and impacts could flip between polls and re-send "resolved".
+    #[test]
+    fn merging_copies_does_not_depend_on_the_order_they_arrive_in() {
+        let u = update("2026-05-12T15:00:00Z", "first", &[]);
+        let resolved = event(sub("a"), "Resolved", vec![u.clone()]);
+        let mut active = event(sub("b"), "Active", vec![u]);
+        active.impacts[0].subscriptions = ["b".to_owned()].into();
+        // Same lastUpdateTime: the tie is broken by scope, not by position.
+        let one = observe_one(&[resolved.clone(), active.clone()], &[], &[]);
+        let other = observe_one(&[active.clone(), resolved.clone()], &[], &[]);
+        assert_eq!(one.incident, other.incident);
+        // By time first: the newer copy wins whatever its scope.
+        let mut newer = resolved.clone();
+        newer.last_update = Some(ts("2026-05-13T00:00:00Z"));
+        for copies in [
+            [newer.clone(), active.clone()],
+            [active.clone(), newer.clone()],
+        ] {
+            let o = observe_one(&copies, &[], &[]);
+            assert!(o.incident.is_resolved());
+            assert_eq!(o.incident.impacts[0].status, EventStatus::Resolved);
+            assert!(o.incident.subscriptions.contains("b"));
+        }
+    }
+
+    #[test]
+    fn a_final_pir_after_a_preliminary_one_restarts_the_review_clock() {
+        let pre = update("2026-05-13T10:00:00Z", "prelim", &[TAG_PRELIMINARY_PIR]);
+        let e = event(sub("a"), "Resolved", vec![pre.clone()]);
+        let first = observe_one(&[e], &[], &[]).incident;
+        assert_eq!(first.pir_seen, Some(now()));
+        let mut older = first.clone();
+        older.pir_seen = Some(ts("2026-05-13T11:00:00Z"));
+        let fin = update("2026-05-19T10:00:00Z", "final", &[TAG_FINAL_PIR]);
+        let e = event(sub("a"), "Resolved", vec![pre.clone(), fin]);
+        let o = observe_one(&[e], &[older.clone()], &[]);
+        assert_eq!(o.incident.pir, PirState::Final);
+        assert_eq!(
+            o.incident.pir_seen,
+            Some(now()),
+            "the Final stage's own sighting"
+        );
+        let e = event(sub("a"), "Resolved", vec![pre]);
+        let same = observe_one(&[e], &[older.clone()], &[]);
+        assert_eq!(same.incident.pir_seen, older.pir_seen);
     }
 }

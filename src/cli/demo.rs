@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::InvalidConfig;
 use crate::config::Config;
 use crate::daemon::Daemon;
-use crate::notify::email::Mailer;
+use crate::notify::channel::email::Mailer;
 use crate::report;
 use crate::source::Source;
 use crate::source::demo::DemoSource;
@@ -34,12 +34,16 @@ kind = "azure_cli"
 pub(super) async fn demo(out: &Path) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     clear_demo_dir(out)?;
-    let mut config =
-        Config::parse(DEMO_CONFIG, "demo").map_err(|e| InvalidConfig(e.to_string()))?;
+    // The reader's own zone, when the system names one.
+    let zone = jiff::tz::TimeZone::system()
+        .iana_name()
+        .map_or_else(String::new, |z| format!("timezone = {z:?}\n"));
+    let text = DEMO_CONFIG.replace(
+        "[tenants.credential]",
+        &format!("{zone}[tenants.credential]"),
+    );
+    let mut config = Config::parse(&text, "demo").map_err(|e| InvalidConfig(e.to_string()))?;
     config.state.path = out.join("pirwatch.db");
-    if let Some(t) = config.tenants.first_mut() {
-        t.timezone = jiff::tz::TimeZone::system();
-    }
     let config = Arc::new(config);
     let store = Store::open(&config.state.path).await?;
     let now = Timestamp::now();
@@ -79,7 +83,8 @@ async fn print_demo_summary(daemon: &Daemon, config: &Config, out: &Path) -> any
     println!("Mails written to {}:\n", out.display());
     println!("  {:<15} {:<6} SUBJECT", "KIND", "STATE");
     for (_, kind, state, subject) in daemon.store().mail_log().await? {
-        println!("  {kind:<15} {state:<6} {subject}");
+        let subject = subject.unwrap_or_default();
+        println!("  {:<15} {:<6} {subject}", kind.as_str(), state.as_str());
     }
     for r in report::rows(daemon.store(), config, Timestamp::now()).await? {
         println!(

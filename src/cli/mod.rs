@@ -11,16 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
 use crate::daemon::Daemon;
 use crate::logging::{self, LogFormat};
 use crate::metrics::Metrics;
-use crate::notify::email::Mailer;
+use crate::notify::channel::email::Mailer;
 use crate::source::Source;
 use crate::source::azure::AzureSource;
-use crate::store::{AckKind, Store};
+use crate::store::Store;
 
 /// sysexits.h EX_CONFIG: the configuration is invalid.
 pub const EX_CONFIG: u8 = 78;
@@ -191,11 +192,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             by,
         } => {
             let kind = if reviewed {
-                AckKind::Reviewed
+                records::AckWhat::Reviewed
             } else if claimed {
-                AckKind::Claimed { reference }
+                records::AckWhat::Claimed { reference }
             } else {
-                AckKind::NoClaim { reason }
+                records::AckWhat::NoClaim { reason }
             };
             records::ack(&cli.config, &tracking_id, tenant.as_deref(), kind, by).await
         }
@@ -265,7 +266,8 @@ pub(crate) fn daemon_with(
 ) -> anyhow::Result<Daemon> {
     let config = Arc::new(config);
     let mailer = mailer(&config)?;
-    let http = AzureSource::http_client(config.poll.request_timeout);
+    let http = AzureSource::http_client(config.poll.request_timeout)
+        .context("building the HTTP client for Azure")?;
     let source = AzureSource::new(&config, http, None)
         .with_metrics(metrics.clone(), config.poll.request_timeout);
     Ok(Daemon::new(config, store, Source::Azure(source), mailer).with_metrics(metrics))

@@ -8,10 +8,24 @@ use jiff::Timestamp;
 
 use super::{ExportFormat, load_config, open_store};
 use crate::incident::Incident;
-use crate::notify::email::safe_token;
+use crate::incident::ack::{Ack, AckKind, PirStage};
+use crate::incident::ids::encode_token;
 use crate::notify::render::Renderer;
 use crate::report::{self, IncidentRow};
-use crate::store::{AckKind, AckRecord, Store};
+use crate::store::Store;
+
+/// What `pirwatch ack` records.
+#[derive(Debug, Clone)]
+pub(super) enum AckWhat {
+    /// The newest published PIR stage was read.
+    Reviewed,
+    Claimed {
+        reference: Option<String>,
+    },
+    NoClaim {
+        reason: Option<String>,
+    },
+}
 
 pub(super) async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
@@ -57,10 +71,11 @@ fn print_incident_table(rows: &[IncidentRow]) {
             next,
             r.title
         );
-        if let Some(m) = r.last_mail.as_ref().filter(|m| m.state == "failed") {
+        let failed = crate::incident::notice::DeliveryState::Failed;
+        if let Some(m) = r.last_mail.as_ref().filter(|m| m.state == failed) {
             println!(
                 "    last mail ({}) FAILED: {}",
-                m.kind,
+                m.kind.as_str(),
                 m.error.as_deref().unwrap_or("?")
             );
         }
@@ -86,7 +101,7 @@ async fn resolve(
                 "no incident with tracking ID {tracking_id} (see `pirwatch incidents`)"
             ),
         },
-        1 => Ok(found.into_iter().next().expect("one")),
+        1 => found.into_iter().next().context("one incident"),
         _ => {
             let tenants: Vec<&str> = found.iter().map(|i| i.tenant.as_str()).collect();
             anyhow::bail!(
@@ -101,25 +116,33 @@ pub(super) async fn ack(
     path: &Path,
     tracking_id: &str,
     tenant: Option<&str>,
-    kind: AckKind,
+    what: AckWhat,
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
+    let kind = match what {
+        // The newest published stage; before any PIR, every stage to come.
+        AckWhat::Reviewed => AckKind::Reviewed {
+            stage: i.pir.stage().unwrap_or(PirStage::Final),
+        },
+        AckWhat::Claimed { reference } => AckKind::Claimed { reference },
+        AckWhat::NoClaim { reason } => AckKind::NoClaim { reason },
+    };
     let by = by
         .or_else(|| std::env::var("SUDO_USER").ok())
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".to_owned());
     let what = match &kind {
-        AckKind::Reviewed => "PIR reviewed".to_owned(),
+        AckKind::Reviewed { stage } => format!("{} PIR reviewed", stage.word()),
         AckKind::Claimed { reference } => match reference {
             Some(r) => format!("SLA claim filed (support request {r})"),
             None => "SLA claim filed".to_owned(),
         },
         AckKind::NoClaim { .. } => "no SLA claim".to_owned(),
     };
-    let record = AckRecord {
+    let record = Ack {
         kind,
         by: by.clone(),
         at: Timestamp::now(),
@@ -158,7 +181,7 @@ pub(super) async fn show(
     } else {
         print!(
             "{}",
-            Renderer::new().export_markdown(&record, Timestamp::now())?
+            report::markdown(&Renderer::new(), &record, Timestamp::now())?
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -178,7 +201,7 @@ pub(super) async fn export(
     let now = Timestamp::now();
     let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {
         Ok(match format {
-            ExportFormat::Markdown => renderer.export_markdown(r, now)?,
+            ExportFormat::Markdown => report::markdown(&renderer, r, now)?,
             ExportFormat::Json => serde_json::to_string_pretty(r)? + "\n",
         })
     };
@@ -201,17 +224,18 @@ pub(super) async fn export(
         ExportFormat::Json => "json",
     };
     let mut n = 0;
-    for i in store.all_incidents().await? {
-        if i.impact_start.unwrap_or(i.first_seen) < since || tenant.is_some_and(|t| t != i.tenant) {
+    for r in report::all_records(&store, &config, now).await? {
+        let row = &r.row;
+        let start = row.impact_start.unwrap_or(row.first_seen);
+        if start < since || tenant.is_some_and(|t| t != row.tenant) {
             continue;
         }
-        let Some(r) = report::record(&store, &config, &i.tenant, &i.tracking_id, now).await? else {
-            continue;
-        };
+        // Encoded injectively and joined by '.', which the encoding never emits, so two
+        // incidents never share a file.
         let file = dir.join(format!(
-            "{}-{}.{ext}",
-            safe_token(&i.tenant, '_'),
-            safe_token(&i.tracking_id, '_')
+            "{}.{}.{ext}",
+            encode_token(&row.tenant),
+            encode_token(&row.tracking_id)
         ));
         std::fs::write(&file, render(&r)?)
             .with_context(|| format!("writing {}", file.display()))?;

@@ -127,7 +127,7 @@ pub(super) async fn check_config(path: &Path, online: bool) -> anyhow::Result<Ex
     let scopes: usize = config
         .tenants
         .iter()
-        .map(|t| t.subscriptions.len() + usize::from(t.tenant_events))
+        .map(|t| t.config.subscriptions.len() + usize::from(t.config.tenant_events))
         .sum();
     println!(
         "{}: OK ({} tenant(s), {} scope(s), state {})",
@@ -141,8 +141,12 @@ pub(super) async fn check_config(path: &Path, online: bool) -> anyhow::Result<Ex
     }
     let mut ok = true;
     for t in &config.tenants {
-        match sign_in(&config, t).await {
-            Ok(()) => println!("tenant {}: {} credential OK", t.name, t.credential.kind()),
+        match sign_in(&config, &t.config).await {
+            Ok(()) => println!(
+                "tenant {}: {} credential OK",
+                t.name,
+                t.config.credential.kind()
+            ),
             Err(e) => {
                 ok = false;
                 println!("tenant {}: FAILED: {e}", t.name);
@@ -170,7 +174,8 @@ pub(super) async fn check_config(path: &Path, online: bool) -> anyhow::Result<Ex
 /// Gets one token for a tenant, as the daemon would.
 async fn sign_in(config: &Config, t: &config::TenantConfig) -> anyhow::Result<()> {
     use crate::source::azure::{cloud::Cloud, credential};
-    let http = AzureSource::http_client(config.poll.request_timeout);
+    let http = AzureSource::http_client(config.poll.request_timeout)
+        .context("building the HTTP client for Azure")?;
     let transport = azure_core::http::Transport::new(Arc::new(http));
     let cred = credential::build(config, t, transport)?;
     let token = credential::TenantToken::new(

@@ -12,6 +12,8 @@ use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
+use crate::incident::Incident;
+
 /// Where the team files its SLA claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum ClaimChannel {
@@ -122,6 +124,18 @@ pub fn claim_dates(
         partner_deadline,
         remind_by: partner_deadline.map_or(sla_deadline, |p| p.min(sla_deadline)),
     }
+}
+
+/// The SLA claim deadlines of an incident: service issues only, counted from its impact start
+/// (or, without one, from when pirwatch first saw it).
+pub fn claim_of(i: &Incident, policy: &ClaimPolicy) -> Option<ClaimDates> {
+    i.event_type.is_service_issue().then(|| {
+        claim_dates(
+            i.impact_start.unwrap_or(i.first_seen),
+            &i.subscriptions,
+            policy,
+        )
+    })
 }
 
 /// The last day to file a claim for an incident that started at `incident`, with billing

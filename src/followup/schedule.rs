@@ -11,9 +11,11 @@
 //! Reminders go out at the opening of the team's working day. The schedule is recomputed from
 //! the stored incident every cycle; the outbox remembers which steps went out. Only the newest
 //! due step of a series is sent, so a daemon that was down for a week sends one reminder, not
-//! seven, and a restart never repeats one (steps are keyed) nor skips the one due.
+//! seven, and a restart never repeats one nor skips the one due. A step is keyed by what it is
+//! (`claim-d14`, `pir_review-final-2`), never by its position in a list, so editing
+//! `claim_days_before` neither repeats nor skips a reminder.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
@@ -21,38 +23,9 @@ use serde::Serialize;
 use crate::followup::calendar::WorkCalendar;
 use crate::followup::claim::ClaimDates;
 use crate::followup::pir;
-use crate::incident::{Incident, PirState};
-
-/// A reminder series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Series {
-    PirReview,
-    Claim,
-    WindowClosed,
-    PirNudge,
-}
-
-impl Series {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PirReview => "pir_review",
-            Self::Claim => "claim",
-            Self::WindowClosed => "window_closed",
-            Self::PirNudge => "pir_nudge",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pir_review" => Self::PirReview,
-            "claim" => Self::Claim,
-            "window_closed" => Self::WindowClosed,
-            "pir_nudge" => Self::PirNudge,
-            _ => return None,
-        })
-    }
-}
+use crate::incident::Incident;
+use crate::incident::ack::Acks;
+pub use crate::incident::notice::{ReminderKey, Series, Step};
 
 /// When to remind, per tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,130 +50,144 @@ impl Default for ReminderPolicy {
     }
 }
 
-/// What the team has acknowledged.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Acks {
-    pub reviewed: bool,
-    /// Filed or declined.
-    pub claim_decided: bool,
-}
-
 /// One planned reminder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Reminder {
-    pub series: Series,
-    /// 1-based position in its series.
-    pub step: u32,
+    /// Which one: series and step.
+    pub key: ReminderKey,
     /// When it goes out.
     pub at: Timestamp,
+}
+
+impl Reminder {
+    pub fn series(&self) -> Series {
+        self.key.series
+    }
+
     /// For claim reminders: the days before the deadline it was planned for.
-    pub days_before: Option<u32>,
+    pub fn days_before(&self) -> Option<u32> {
+        match self.key.step {
+            Step::DaysBefore(d) => Some(d),
+            _ => None,
+        }
+    }
 }
 
-/// Everything about an incident the schedule depends on.
-#[derive(Debug, Clone, Copy)]
-pub struct Inputs<'a> {
-    pub incident: &'a Incident,
-    /// When pirwatch first saw a PIR for it.
-    pub pir_seen: Option<Timestamp>,
-    /// Its claim deadlines (service issues only).
-    pub claim: Option<ClaimDates>,
-    pub acks: &'a Acks,
+/// How far along its series a step is: later steps are larger (more review reminders, fewer
+/// days before the claim deadline).
+fn progress(step: Step) -> i64 {
+    match step {
+        Step::Review { n, .. } => i64::from(n),
+        Step::DaysBefore(d) => -i64::from(d),
+        Step::Once => 0,
+    }
 }
 
-/// The incident's whole schedule, past and future, in time order.
-pub fn reminders(i: Inputs<'_>, policy: &ReminderPolicy, cal: &WorkCalendar) -> Vec<Reminder> {
-    if i.incident.false_positive {
+/// True when `key`, or a later step of the same series (and PIR stage), was already sent.
+fn covered(key: ReminderKey, sent: &BTreeSet<ReminderKey>) -> bool {
+    let stage = |s: Step| match s {
+        Step::Review { stage, .. } => Some(stage),
+        _ => None,
+    };
+    sent.iter().any(|s| {
+        s.series == key.series
+            && stage(s.step) == stage(key.step)
+            && progress(s.step) >= progress(key.step)
+    })
+}
+
+/// The incident's whole schedule, past and future, in time order. `claim`: its claim dates
+/// (service issues only); `acks`: what the team acknowledged.
+pub fn reminders(
+    incident: &Incident,
+    claim: Option<ClaimDates>,
+    acks: &Acks,
+    policy: &ReminderPolicy,
+    cal: &WorkCalendar,
+) -> Vec<Reminder> {
+    if incident.false_positive {
         return Vec::new();
     }
     let mut out = Vec::new();
-    if let (Some(seen), false) = (i.pir_seen, i.acks.reviewed)
-        && i.incident.pir > PirState::None
-    {
+    if let (Some(seen), Some(stage), false) = (
+        incident.pir_seen,
+        incident.pir.stage(),
+        acks.reviewed(incident.pir),
+    ) {
         let start = cal.date_of(seen);
-        for step in 1..=policy.review_max {
-            let day = cal.add_working_days(start, policy.review_every_working_days * step);
-            out.push(reminder(Series::PirReview, step, cal.opening(day), None));
+        for n in 1..=policy.review_max {
+            let day = cal.add_working_days(start, policy.review_every_working_days * n);
+            let step = Step::Review { stage, n };
+            out.push(reminder(Series::PirReview, step, cal.opening(day)));
         }
     }
-    if let (Some(claim), false) = (i.claim, i.acks.claim_decided) {
-        let known_from = cal.date_of(i.incident.first_seen);
-        let mut days = policy.claim_days_before.clone();
-        days.sort_unstable_by(|a, b| b.cmp(a));
-        days.dedup();
-        for (n, before) in days.into_iter().enumerate() {
+    if let (Some(claim), false) = (claim, acks.claim_decided()) {
+        let known_from = cal.date_of(incident.first_seen);
+        let days: BTreeSet<u32> = policy.claim_days_before.iter().copied().collect();
+        for before in days {
             let day = cal
                 .working_day_on_or_before(claim.remind_by.saturating_sub(i64::from(before).days()));
             if day >= known_from {
-                let step = u32::try_from(n + 1).unwrap_or(u32::MAX);
-                out.push(reminder(
-                    Series::Claim,
-                    step,
-                    cal.opening(day),
-                    Some(before),
-                ));
+                let step = Step::DaysBefore(before);
+                out.push(reminder(Series::Claim, step, cal.opening(day)));
             }
         }
         if policy.window_closed_notice && claim.remind_by >= known_from {
             let day = cal.next_working_day(claim.remind_by);
-            out.push(reminder(Series::WindowClosed, 1, cal.opening(day), None));
+            out.push(reminder(Series::WindowClosed, Step::Once, cal.opening(day)));
         }
     }
-    if !i.acks.reviewed
-        && let Some(at) = pir::nudge_at(i.incident, policy.pir_nudge_after)
-        && at >= i.incident.first_seen
+    if !acks.reviewed(incident.pir)
+        && let Some(at) = pir::nudge_at(incident, policy.pir_nudge_after)
+        && at >= incident.first_seen
     {
-        out.push(reminder(
-            Series::PirNudge,
-            1,
-            cal.next_open_instant(at),
-            None,
-        ));
+        let at = cal.next_open_instant(at);
+        out.push(reminder(Series::PirNudge, Step::Once, at));
     }
-    out.sort_by_key(|r| (r.at, r.series, r.step));
+    out.sort_by_key(|r| (r.at, r.key.series, progress(r.key.step)));
     out
 }
 
-fn reminder(series: Series, step: u32, at: Timestamp, days_before: Option<u32>) -> Reminder {
+fn reminder(series: Series, step: Step, at: Timestamp) -> Reminder {
     Reminder {
-        series,
-        step,
+        key: ReminderKey { series, step },
         at,
-        days_before,
     }
 }
 
-/// The reminders to send at `now`: per series, the newest step that is due and newer than any
-/// step already sent (`sent`: the highest step per series in the outbox). Claim reminders are
-/// no longer due once the deadline has passed (`window_closed` takes over).
+/// The reminders to send at `now`: per series, the newest step that is due, unless it or a
+/// later step was already sent (`sent`: the steps in the outbox). Claim reminders are no longer
+/// due once the deadline has passed (`window_closed` takes over).
 pub fn due(
     all: &[Reminder],
-    sent: &BTreeMap<Series, u32>,
+    sent: &BTreeSet<ReminderKey>,
     claim: Option<ClaimDates>,
     cal: &WorkCalendar,
     now: Timestamp,
 ) -> Vec<Reminder> {
     let window_open = claim.is_some_and(|c| cal.date_of(now) <= c.remind_by);
-    let mut newest: BTreeMap<Series, Reminder> = BTreeMap::new();
+    let mut newest: std::collections::BTreeMap<Series, Reminder> = Default::default();
     for r in all.iter().filter(|r| r.at <= now) {
-        if r.series == Series::Claim && !window_open {
+        if r.key.series == Series::Claim && !window_open {
             continue;
         }
-        if sent.get(&r.series).is_some_and(|s| *s >= r.step) {
-            continue;
-        }
-        let keep = newest.get(&r.series).is_none_or(|n| r.step > n.step);
-        if keep {
-            newest.insert(r.series, *r);
+        let later = newest
+            .get(&r.key.series)
+            .is_none_or(|n| (r.at, progress(r.key.step)) > (n.at, progress(n.key.step)));
+        if later {
+            newest.insert(r.key.series, *r);
         }
     }
-    newest.into_values().collect()
+    newest
+        .into_values()
+        .filter(|r| !covered(r.key, sent))
+        .collect()
 }
 
 /// The next reminder after `now` that is still to be sent.
-pub fn next(all: &[Reminder], sent: &BTreeMap<Series, u32>, now: Timestamp) -> Option<Reminder> {
+pub fn next(all: &[Reminder], sent: &BTreeSet<ReminderKey>, now: Timestamp) -> Option<Reminder> {
     all.iter()
-        .filter(|r| r.at > now && sent.get(&r.series).is_none_or(|s| r.step > *s))
+        .filter(|r| r.at > now && !covered(r.key, sent))
         .min_by_key(|r| r.at)
         .copied()
 }
@@ -209,8 +196,8 @@ pub fn next(all: &[Reminder], sent: &BTreeMap<Series, u32>, now: Timestamp) -> O
 mod tests {
     use super::*;
     use crate::followup::claim::{ClaimPolicy, claim_dates};
-    use crate::source::event::EventType;
-    use std::collections::BTreeSet;
+    use crate::incident::ack::{Ack, AckKind, PirStage};
+    use crate::incident::{EventType, PirState};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().expect("ts")
@@ -221,29 +208,9 @@ mod tests {
     }
 
     fn incident(start: &str, pir: PirState) -> Incident {
-        Incident {
-            tenant: "t".into(),
-            tracking_id: "X".into(),
-            event_type: EventType::ServiceIssue,
-            status: "Resolved".into(),
-            title: "x".into(),
-            summary: None,
-            description: None,
-            article: None,
-            level: None,
-            impact_start: Some(ts(start)),
-            mitigated_at: Some(ts(start) + SignedDuration::from_hours(3)),
-            last_update: None,
-            pir,
-            pir_seen: None,
-            false_positive: false,
-            impacts: Vec::new(),
-            subscriptions: BTreeSet::new(),
-            updates: Vec::new(),
-            first_seen: ts(start),
-            sensitive: false,
-            details_unavailable: false,
-        }
+        let mut i = crate::followup::test_incident(start);
+        i.pir = pir;
+        i
     }
 
     fn claim(i: &Incident) -> Option<ClaimDates> {
@@ -258,17 +225,26 @@ mod tests {
         ))
     }
 
+    fn plan_with(i: &Incident, acks: &Acks, policy: &ReminderPolicy) -> Vec<Reminder> {
+        reminders(i, claim(i), acks, policy, &cal())
+    }
+
     fn plan(i: &Incident, pir_seen: Option<&str>, acks: &Acks) -> Vec<Reminder> {
-        reminders(
-            Inputs {
-                incident: i,
-                pir_seen: pir_seen.map(ts),
-                claim: claim(i),
-                acks,
-            },
-            &ReminderPolicy::default(),
-            &cal(),
-        )
+        let mut i = i.clone();
+        i.pir_seen = pir_seen.map(ts);
+        plan_with(&i, acks, &ReminderPolicy::default())
+    }
+
+    fn acks(kinds: &[AckKind]) -> Acks {
+        let records: Vec<Ack> = kinds
+            .iter()
+            .map(|k| Ack {
+                kind: k.clone(),
+                by: "t".into(),
+                at: ts("2026-10-01T00:00:00Z"),
+            })
+            .collect();
+        Acks::from_records(&records)
     }
 
     fn local(r: &Reminder) -> String {
@@ -277,32 +253,36 @@ mod tests {
             .to_string()
     }
 
+    fn keys(rs: &[Reminder]) -> Vec<String> {
+        rs.iter().map(|r| r.key.to_string()).collect()
+    }
+
     #[test]
     fn the_default_schedule() {
         // Incident on Thu 2026-10-08; Final PIR seen Mon 2026-10-19 10:00 local.
         let i = incident("2026-10-08T10:00:00Z", PirState::Final);
         let all = plan(&i, Some("2026-10-19T08:00:00Z"), &Acks::default());
-        let table: Vec<(Series, u32, String)> =
-            all.iter().map(|r| (r.series, r.step, local(r))).collect();
+        let table: Vec<(String, String)> =
+            all.iter().map(|r| (r.key.to_string(), local(r))).collect();
         let want = [
-            (Series::PirReview, 1, "Thu 2026-10-22 09:00"),
-            (Series::PirReview, 2, "Tue 2026-10-27 09:00"),
-            (Series::PirReview, 3, "Fri 2026-10-30 09:00"),
-            (Series::PirReview, 4, "Wed 2026-11-04 09:00"),
-            (Series::PirReview, 5, "Mon 2026-11-09 09:00"),
+            ("pir_review-final-1", "Thu 2026-10-22 09:00"),
+            ("pir_review-final-2", "Tue 2026-10-27 09:00"),
+            ("pir_review-final-3", "Fri 2026-10-30 09:00"),
+            ("pir_review-final-4", "Wed 2026-11-04 09:00"),
+            ("pir_review-final-5", "Mon 2026-11-09 09:00"),
             // Deadline: October → Dec 31 (a Thursday).
-            (Series::Claim, 1, "Thu 2026-12-17 09:00"),
+            ("claim-d14", "Thu 2026-12-17 09:00"),
             // Dec 24 is a Thursday: 7 days before.
-            (Series::Claim, 2, "Thu 2026-12-24 09:00"),
+            ("claim-d7", "Thu 2026-12-24 09:00"),
             // Dec 28 (3 days before) is a holiday Monday: the Thursday before.
-            (Series::Claim, 3, "Thu 2026-12-24 09:00"),
-            (Series::Claim, 4, "Wed 2026-12-30 09:00"),
+            ("claim-d3", "Thu 2026-12-24 09:00"),
+            ("claim-d1", "Wed 2026-12-30 09:00"),
             // First working day after Dec 31: Fri Jan 1 is not a holiday here.
-            (Series::WindowClosed, 1, "Fri 2027-01-01 09:00"),
+            ("window_closed-once", "Fri 2027-01-01 09:00"),
         ];
-        let want: Vec<(Series, u32, String)> = want
+        let want: Vec<(String, String)> = want
             .iter()
-            .map(|(s, n, t)| (*s, *n, t.to_string()))
+            .map(|(k, t)| (k.to_string(), t.to_string()))
             .collect();
         assert_eq!(table, want);
     }
@@ -310,18 +290,34 @@ mod tests {
     #[test]
     fn acknowledgements_stop_their_series() {
         let i = incident("2026-10-08T10:00:00Z", PirState::Final);
-        let reviewed = Acks {
-            reviewed: true,
-            claim_decided: false,
-        };
+        let reviewed = acks(&[AckKind::Reviewed {
+            stage: PirStage::Final,
+        }]);
         let all = plan(&i, Some("2026-10-19T08:00:00Z"), &reviewed);
-        assert!(all.iter().all(|r| r.series != Series::PirReview));
-        assert!(all.iter().any(|r| r.series == Series::Claim));
-        let both = Acks {
-            reviewed: true,
-            claim_decided: true,
-        };
+        assert!(all.iter().all(|r| r.series() != Series::PirReview));
+        assert!(all.iter().any(|r| r.series() == Series::Claim));
+        let both = acks(&[
+            AckKind::Reviewed {
+                stage: PirStage::Final,
+            },
+            AckKind::NoClaim { reason: None },
+        ]);
         assert!(plan(&i, Some("2026-10-19T08:00:00Z"), &both).is_empty());
+    }
+
+    #[test]
+    fn a_final_pir_after_a_reviewed_preliminary_one_starts_its_own_reviews() {
+        let i = incident("2026-10-08T10:00:00Z", PirState::Final);
+        let reviewed = acks(&[AckKind::Reviewed {
+            stage: PirStage::Preliminary,
+        }]);
+        let all = plan(&i, Some("2026-10-19T08:00:00Z"), &reviewed);
+        let reviews: Vec<String> = keys(&all)
+            .into_iter()
+            .filter(|k| k.starts_with("pir_review"))
+            .collect();
+        assert_eq!(reviews.len(), 5);
+        assert_eq!(reviews[0], "pir_review-final-1");
     }
 
     #[test]
@@ -332,12 +328,9 @@ mod tests {
         let mut i = incident("2026-10-08T10:00:00Z", PirState::None);
         i.event_type = EventType::SecurityAdvisory;
         let all = reminders(
-            Inputs {
-                incident: &i,
-                pir_seen: None,
-                claim: None,
-                acks: &Acks::default(),
-            },
+            &i,
+            None,
+            &Acks::default(),
             &ReminderPolicy::default(),
             &cal(),
         );
@@ -351,7 +344,7 @@ mod tests {
         let all = plan(&i, None, &Acks::default());
         let nudges: Vec<_> = all
             .iter()
-            .filter(|r| r.series == Series::PirNudge)
+            .filter(|r| r.series() == Series::PirNudge)
             .collect();
         assert_eq!(nudges.len(), 1);
         assert_eq!(local(nudges[0]), "Thu 2026-10-29 14:00");
@@ -362,21 +355,18 @@ mod tests {
         let i = incident("2026-10-08T10:00:00Z", PirState::Final);
         let c = claim(&i);
         let all = plan(&i, Some("2026-10-19T08:00:00Z"), &Acks::default());
-        let mut sent = BTreeMap::new();
+        let mut sent = BTreeSet::new();
         // Down from Oct 20 to Nov 5: one review reminder (step 4), not four.
         let now = ts("2026-11-05T10:00:00Z");
         let d = due(&all, &sent, c, &cal(), now);
-        assert_eq!(
-            d.iter().map(|r| (r.series, r.step)).collect::<Vec<_>>(),
-            [(Series::PirReview, 4)]
-        );
-        sent.insert(Series::PirReview, 4);
+        assert_eq!(keys(&d), ["pir_review-final-4"]);
+        sent.insert(d[0].key);
         assert!(
             due(&all, &sent, c, &cal(), now).is_empty(),
             "sent steps are not repeated"
         );
         let n = next(&all, &sent, now).expect("next");
-        assert_eq!((n.series, n.step), (Series::PirReview, 5));
+        assert_eq!(n.key.to_string(), "pir_review-final-5");
         // Before opening on a reminder day nothing is due yet.
         let early = ts("2026-11-09T07:59:00Z");
         assert!(due(&all, &sent, c, &cal(), early).is_empty());
@@ -386,15 +376,54 @@ mod tests {
         );
     }
 
+    /// Defect 4 of issue 7: a claim reminder was identified by its position in the sorted
+    /// list, so editing `claim_days_before` re-sent one or skipped one.
+    #[test]
+    fn editing_claim_days_before_neither_repeats_nor_skips_a_reminder() {
+        let i = incident("2026-10-08T10:00:00Z", PirState::None);
+        let c = claim(&i);
+        let policy = |days: &[u32]| ReminderPolicy {
+            claim_days_before: days.to_vec(),
+            ..Default::default()
+        };
+        // The 14-day reminder went out on Dec 17.
+        let dec17 = ts("2026-12-17T08:05:00Z");
+        let before = plan_with(&i, &Acks::default(), &policy(&[14, 7, 3, 1]));
+        let claims = |rs: Vec<Reminder>| -> Vec<Reminder> {
+            rs.into_iter()
+                .filter(|r| r.series() == Series::Claim)
+                .collect()
+        };
+        let sent: BTreeSet<ReminderKey> = claims(due(&before, &BTreeSet::new(), c, &cal(), dec17))
+            .iter()
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(
+            sent.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            ["claim-d14"]
+        );
+        // A 30-day step added five minutes later does not re-send the 14-day one.
+        let later = plan_with(&i, &Acks::default(), &policy(&[30, 14, 7, 3, 1]));
+        let five_min = ts("2026-12-17T08:10:00Z");
+        assert!(claims(due(&later, &sent, c, &cal(), five_min)).is_empty());
+        // Shortened to [7, 1]: the 7-day reminder still goes out on Dec 24.
+        let short = plan_with(&i, &Acks::default(), &policy(&[7, 1]));
+        let dec24 = ts("2026-12-24T08:05:00Z");
+        assert_eq!(
+            keys(&claims(due(&short, &sent, c, &cal(), dec24))),
+            ["claim-d7"]
+        );
+    }
+
     #[test]
     fn claim_reminders_end_with_the_window() {
         let i = incident("2026-10-08T10:00:00Z", PirState::Final);
         let c = claim(&i);
         let all = plan(&i, None, &Acks::default());
-        let sent = BTreeMap::new();
+        let sent = BTreeSet::new();
         let after = due(&all, &sent, c, &cal(), ts("2027-01-01T09:00:00Z"));
         assert_eq!(
-            after.iter().map(|r| r.series).collect::<Vec<_>>(),
+            after.iter().map(|r| r.series()).collect::<Vec<_>>(),
             [Series::WindowClosed]
         );
     }
@@ -404,18 +433,17 @@ mod tests {
         // First seen Dec 22: the 14-day reminder (Dec 17) predates it.
         let mut i = incident("2026-10-08T10:00:00Z", PirState::None);
         i.first_seen = ts("2026-12-22T10:00:00Z");
-        let claim_steps: Vec<u32> = plan(&i, None, &Acks::default())
-            .iter()
-            .filter(|r| r.series == Series::Claim)
-            .map(|r| r.step)
+        let claim_steps: Vec<String> = keys(&plan(&i, None, &Acks::default()))
+            .into_iter()
+            .filter(|k| k.starts_with("claim"))
             .collect();
-        assert_eq!(claim_steps, [2, 3, 4]);
+        assert_eq!(claim_steps, ["claim-d7", "claim-d3", "claim-d1"]);
         // Seen after the window closed: no window-closed notice either.
         i.first_seen = ts("2027-01-05T10:00:00Z");
         assert!(
             plan(&i, None, &Acks::default())
                 .iter()
-                .all(|r| r.series == Series::PirNudge)
+                .all(|r| r.series() == Series::PirNudge)
         );
     }
 
@@ -426,13 +454,13 @@ mod tests {
         let all = plan(&i, None, &Acks::default());
         let one_day = all
             .iter()
-            .find(|r| r.days_before == Some(1))
+            .find(|r| r.days_before() == Some(1))
             .expect("1 day");
         assert_eq!(local(one_day), "Fri 2028-04-28 09:00");
         // Across the March DST switch the local time stays 09:00.
         let fourteen = all
             .iter()
-            .find(|r| r.days_before == Some(14))
+            .find(|r| r.days_before() == Some(14))
             .expect("14 days");
         assert_eq!(local(fourteen), "Fri 2028-04-14 09:00");
         assert_eq!(fourteen.at, ts("2028-04-14T07:00:00Z"));

@@ -1,7 +1,10 @@
-//! Notifications: render a mail from an incident (`render`), deliver it over SMTP or into a
-//! directory (`email`), and drain the outbox with retries (`outbox`).
+//! Notifications: plan which notices observations and due follow-ups cause ([`plan`], with the
+//! Message-ID scheme in [`message_id`]), render them when they are sent ([`render`], [`ics`]),
+//! and deliver them through a channel ([`channel`]) by draining the outbox ([`deliver`]).
 
-pub mod email;
+pub mod channel;
+pub mod deliver;
 pub mod ics;
-pub mod outbox;
+pub mod message_id;
+pub mod plan;
 pub mod render;

@@ -10,10 +10,9 @@ use serde::Serialize;
 
 use crate::followup::claim::{CLAIM_CONTENTS, ClaimChannel, ClaimDates};
 use crate::followup::pir;
-use crate::followup::schedule::{Reminder, Series};
+use crate::followup::schedule::{Reminder, Series, Step};
 use crate::followup::support::SupportPlan;
-use crate::incident::{Incident, NoticeKind, PirState};
-use crate::source::event::Update;
+use crate::incident::{Incident, NoticeKind, PirState, Update};
 
 /// A rendered mail body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,10 +245,14 @@ impl Renderer {
         let view = view(incident, &[], claim, ctx.timezone);
         let today = now.to_zoned(ctx.timezone.clone()).date();
         let days_left = claim.map(|c| (c.remind_by - today).get_days());
-        let subject = reminder_subject(r.series, incident, claim, days_left, ctx);
+        let subject = reminder_subject(r.series(), incident, claim, days_left, ctx);
+        let step = match r.key.step {
+            Step::Review { n, .. } => n,
+            Step::DaysBefore(_) | Step::Once => 1,
+        };
         let vars = minijinja::context! {
-            series => r.series.as_str(),
-            step => r.step,
+            series => r.series().as_str(),
+            step => step,
             days_left => days_left,
             subject => &subject,
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
@@ -262,37 +265,10 @@ impl Renderer {
         })
     }
 
-    /// The PIR archive entry of an incident, as Markdown (Azure's HTML turned into text).
-    pub fn export_markdown(
-        &self,
-        record: &crate::report::IncidentRecord,
-        exported: Timestamp,
-    ) -> Result<String, RenderError> {
-        #[derive(Serialize)]
-        struct U {
-            published: Timestamp,
-            tags: Vec<String>,
-            text: String,
-        }
-        let updates: Vec<U> = record
-            .updates
-            .iter()
-            .map(|u| U {
-                published: u.published,
-                tags: u.tags.iter().cloned().collect(),
-                text: to_text(&u.summary),
-            })
-            .collect();
-        let vars = minijinja::context! {
-            r => minijinja::Value::from(minijinja::value::Serde(&record.row)),
-            summary => record.summary.as_deref().map(to_text),
-            description => record.description.as_deref().or(record.article.as_deref()).map(to_text),
-            updates => minijinja::Value::from(minijinja::value::Serde(&updates)),
-            acks => minijinja::Value::from(minijinja::value::Serde(&record.acknowledgements)),
-            mails => minijinja::Value::from(minijinja::value::Serde(&record.mails)),
-            exported => exported.to_string(),
-        };
-        self.render("export.md", &vars)
+    /// The PIR archive entry of an incident, as Markdown (`export.md`, with `vars` built by
+    /// [`crate::report`]).
+    pub fn export_markdown(&self, vars: &minijinja::Value) -> Result<String, RenderError> {
+        self.render("export.md", vars)
     }
 
     fn render(&self, name: &'static str, vars: &minijinja::Value) -> Result<String, RenderError> {
@@ -376,7 +352,7 @@ fn view(
 ) -> IncidentView {
     let expected = pir::expectation(i);
     IncidentView {
-        tracking_id: i.tracking_id.clone(),
+        tracking_id: i.tracking_id.to_string(),
         title: i.title.clone(),
         event_type: i.event_type.to_string(),
         status: i.status.to_string(),
@@ -444,7 +420,7 @@ fn pir_word(p: PirState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::event::{EventType, ImpactedRegion};
+    use crate::incident::{EventType, ImpactedRegion};
     use std::collections::BTreeSet;
 
     fn incident() -> Incident {
@@ -483,6 +459,7 @@ mod tests {
             first_seen: at("2026-03-29T01:00:00Z"),
             sensitive: false,
             details_unavailable: false,
+            announced: true,
         }
     }
 
@@ -560,11 +537,17 @@ mod tests {
             Series::WindowClosed,
             Series::PirNudge,
         ] {
+            let step = match series {
+                Series::PirReview => Step::Review {
+                    stage: crate::incident::ack::PirStage::Final,
+                    n: 1,
+                },
+                Series::Claim => Step::DaysBefore(7),
+                Series::WindowClosed | Series::PirNudge => Step::Once,
+            };
             let rem = Reminder {
-                series,
-                step: 1,
+                key: crate::incident::notice::ReminderKey { series, step },
                 at: now,
-                days_before: Some(7),
             };
             let m = r
                 .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
@@ -577,10 +560,11 @@ mod tests {
             assert!(m.html.contains("BC_1-FXZ"));
         }
         let rem = Reminder {
-            series: Series::Claim,
-            step: 2,
+            key: crate::incident::notice::ReminderKey {
+                series: Series::Claim,
+                step: Step::DaysBefore(7),
+            },
             at: now,
-            days_before: Some(7),
         };
         let m = r
             .reminder(&rem, &i, Some(claim), &ctx(&tz), now)

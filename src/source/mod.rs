@@ -7,7 +7,7 @@ pub mod event;
 
 use jiff::Timestamp;
 
-use crate::config::TenantConfig;
+use crate::config::Tenant;
 use event::{HealthEvent, Scope};
 
 /// How polling one scope went.
@@ -33,7 +33,7 @@ pub enum Source {
 
 impl Source {
     /// Polls every scope of one tenant.
-    pub async fn poll(&self, tenant: &TenantConfig, now: Timestamp) -> Vec<ScopeResult> {
+    pub async fn poll(&self, tenant: &Tenant, now: Timestamp) -> Vec<ScopeResult> {
         match self {
             Self::Azure(a) => a.poll(tenant, now).await,
             Self::Demo(d) => d.poll(now),

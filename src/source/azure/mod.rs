@@ -2,7 +2,7 @@
 //! the scopes of one tenant are polled concurrently, with a bound.
 
 pub mod client;
-pub mod cloud;
+pub use crate::cloud;
 pub mod credential;
 pub mod wire;
 
@@ -16,7 +16,7 @@ use url::Url;
 pub use client::{ArmClient, PollError};
 use credential::{CredentialError, TenantToken};
 
-use crate::config::{Config, TenantConfig};
+use crate::config::{Config, Tenant};
 use crate::source::ScopeResult;
 use crate::source::event::Scope;
 
@@ -49,15 +49,16 @@ impl AzureSource {
             .tenants
             .iter()
             .map(|t| {
-                let cloud = cloud::Cloud::named(t.cloud);
-                let token = credential::build(config, t, transport.clone())
-                    .map(|c| TenantToken::new(&t.name, t.credential.kind(), cloud.scope, c))
+                let cloud = cloud::Cloud::named(t.config.cloud);
+                let kind = t.config.credential.kind();
+                let token = credential::build(config, &t.config, transport.clone())
+                    .map(|c| TenantToken::new(&t.name, kind, cloud.scope, c))
                     .map_err(|e: CredentialError| e.to_string());
                 if let Err(e) = &token {
                     tracing::error!(tenant = %t.name, error = %e, "credential unusable");
                 }
-                let arm = cloud.arm_url(t.arm_endpoint.as_ref());
-                (t.name.clone(), TenantAzure { arm, token })
+                let arm = cloud.arm_url(t.config.arm_endpoint.as_ref());
+                (t.name.to_string(), TenantAzure { arm, token })
             })
             .collect();
         Self {
@@ -77,27 +78,28 @@ impl AzureSource {
         self
     }
 
-    /// The HTTP client pirwatch uses for ARM (and, by default, for sign-in).
-    pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    /// The HTTP client pirwatch uses for ARM (and, by default, for sign-in). Failing to build
+    /// it (no TLS roots, say) is an error: a client without time limits is never a fallback.
+    pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(std::time::Duration::from_secs(10))
             .user_agent(concat!("pirwatch/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new())
     }
 
     /// Polls every scope of `tenant`, `concurrency` at a time.
-    pub async fn poll(&self, tenant: &TenantConfig, now: Timestamp) -> Vec<ScopeResult> {
+    pub async fn poll(&self, tenant: &Tenant, now: Timestamp) -> Vec<ScopeResult> {
         let mut scopes: Vec<Scope> = tenant
+            .config
             .subscriptions
             .iter()
             .map(|s| Scope::Subscription(s.clone()))
             .collect();
-        if tenant.tenant_events {
+        if tenant.config.tenant_events {
             scopes.push(Scope::Tenant);
         }
-        let Some(t) = self.tenants.get(&tenant.name) else {
+        let Some(t) = self.tenants.get(tenant.name.as_str()) else {
             return Vec::new();
         };
         futures::stream::iter(scopes)

@@ -89,6 +89,8 @@ pub enum WireError {
     Shape(#[from] serde_json::Error),
     #[error("event has an empty name (tracking id)")]
     NoName,
+    #[error("event has no {0}")]
+    Missing(&'static str),
     #[error("bad timestamp in {field}: {value:?}")]
     Timestamp { field: &'static str, value: String },
 }
@@ -129,6 +131,16 @@ impl Event {
     /// The event in pirwatch's words, as seen through `scope`.
     pub fn into_health_event(self, scope: Scope) -> Result<HealthEvent, WireError> {
         let p = self.properties;
+        // Never guessed: a type decides claims and reminders, a status decides "resolved".
+        let event_type = p
+            .event_type
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(WireError::Missing("properties.eventType"))?;
+        let status: crate::source::event::EventStatus = p
+            .status
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(WireError::Missing("properties.status"))?
+            .into();
         let mut impacts = Vec::new();
         let mut updates = Vec::new();
         for impact in p.impact.unwrap_or_default() {
@@ -152,7 +164,8 @@ impl Event {
                 impacts.push(ImpactedRegion {
                     service: service.clone(),
                     region,
-                    status: r.status.unwrap_or_else(|| "Active".into()).into(),
+                    // A region without its own status shares the event's.
+                    status: r.status.map_or_else(|| status.clone(), Into::into),
                     subscriptions: r
                         .impacted_subscriptions
                         .unwrap_or_default()
@@ -165,8 +178,8 @@ impl Event {
         Ok(HealthEvent {
             tracking_id: self.name,
             scope,
-            event_type: p.event_type.unwrap_or_else(|| "ServiceIssue".into()).into(),
-            status: p.status.unwrap_or_else(|| "Active".into()).into(),
+            event_type: event_type.into(),
+            status,
             title: p.title.or(p.header).unwrap_or_default(),
             summary: p.summary.filter(|s| !s.is_empty()),
             description: p.description.filter(|s| !s.is_empty()),
@@ -285,6 +298,38 @@ mod tests {
         let v = serde_json::json!({"name": "X", "properties": {"impactStartTime": "soon"}});
         let e = Event::from_value(v).expect("shape ok");
         assert!(e.into_health_event(Scope::Tenant).is_err());
+    }
+
+    /// Defect 9 of issue 7: a missing `eventType` became `ServiceIssue` and a missing `status`
+    /// became `Active`, so an event with every field missing got a claim deadline.
+    #[test]
+    fn an_event_without_a_type_or_status_is_malformed() {
+        for (props, missing) in [
+            (serde_json::json!({}), "eventType"),
+            (serde_json::json!({"status": "Active"}), "eventType"),
+            (
+                serde_json::json!({"eventType": "", "status": "Active"}),
+                "eventType",
+            ),
+            (serde_json::json!({"eventType": "ServiceIssue"}), "status"),
+        ] {
+            let v = serde_json::json!({"name": "X", "properties": props});
+            let err = Event::from_value(v)
+                .and_then(|e| e.into_health_event(Scope::Tenant))
+                .expect_err("malformed");
+            assert!(err.to_string().contains(missing), "{err}");
+        }
+        let v = serde_json::json!({"name": "X", "properties": {"eventType": "ServiceIssue",
+            "status": "Resolved", "impact": [{"impactedService": "S",
+            "impactedRegions": [{"impactedRegion": "R"}]}]}});
+        let e = Event::from_value(v)
+            .and_then(|e| e.into_health_event(Scope::Tenant))
+            .expect("valid");
+        assert_eq!(
+            e.impacts[0].status,
+            EventStatus::Resolved,
+            "the event's status"
+        );
     }
 
     #[test]

@@ -1,17 +1,29 @@
-//! The domain: an `Incident` as pirwatch remembers it, its PIR state, and the `Change`s the
-//! tracker finds between two polls.
+//! The domain: an `Incident` as pirwatch remembers it, its PIR state, the `Change`s the tracker
+//! finds between two polls, acknowledgements ([`ack`]), notices ([`notice`]) and identifiers as
+//! newtypes ([`ids`]). Every other module speaks these words; this one depends on none of them.
 //!
 //! An incident is identified by (tenant, tracking id); the same event seen through several
 //! subscriptions is one incident with the set of subscriptions it affected. Every update ever
 //! seen is kept, because Azure forgets them after 90 days.
 
+pub mod ack;
+pub mod facts;
+pub mod ids;
+pub mod notice;
+
 use std::collections::BTreeSet;
 use std::fmt;
+use std::str::FromStr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::source::event::{EventStatus, EventType, ImpactedRegion, Update};
+pub use facts::{
+    EventStatus, EventType, ImpactedRegion, TAG_FALSE_POSITIVE, TAG_FINAL_PIR, TAG_PRELIMINARY_PIR,
+    Update,
+};
+pub use ids::{MessageId, TenantName, TrackingId};
+pub use notice::{NoticeKind, UnknownValue};
 
 /// How far Microsoft's Post-Incident Review has come. Ordered: `None < Preliminary < Final`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -31,13 +43,17 @@ impl PirState {
             Self::Final => "final",
         }
     }
+}
 
-    /// Parses the stored form; anything unknown is `None`.
-    pub fn parse(s: &str) -> Self {
+impl FromStr for PirState {
+    type Err = UnknownValue;
+    /// Parses the stored form; anything unknown is an error, never a default.
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
         match s {
-            "preliminary" => Self::Preliminary,
-            "final" => Self::Final,
-            _ => Self::None,
+            "none" => Ok(Self::None),
+            "preliminary" => Ok(Self::Preliminary),
+            "final" => Ok(Self::Final),
+            _ => Err(UnknownValue(s.to_owned())),
         }
     }
 }
@@ -52,9 +68,9 @@ impl fmt::Display for PirState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incident {
     /// The configured tenant name.
-    pub tenant: String,
+    pub tenant: TenantName,
     /// Azure's tracking id.
-    pub tracking_id: String,
+    pub tracking_id: TrackingId,
     pub event_type: EventType,
     /// `Resolved` once the event or every impacted region says so.
     pub status: EventStatus,
@@ -67,7 +83,7 @@ pub struct Incident {
     pub mitigated_at: Option<Timestamp>,
     pub last_update: Option<Timestamp>,
     pub pir: PirState,
-    /// When pirwatch first saw a PIR for it (review reminders count from here).
+    /// When pirwatch first saw the current PIR stage (review reminders count from here).
     pub pir_seen: Option<Timestamp>,
     /// Microsoft said the service was healthy after all; follow-ups stop.
     pub false_positive: bool,
@@ -80,6 +96,9 @@ pub struct Incident {
     pub first_seen: Timestamp,
     pub sensitive: bool,
     pub details_unavailable: bool,
+    /// The team has been told about it (a mail or the first-poll digest was planned). An
+    /// incident recorded silently — history found on a first poll — gets no follow-ups.
+    pub announced: bool,
 }
 
 impl Incident {
@@ -104,7 +123,6 @@ impl Incident {
 
     /// The newest update carrying a PIR tag.
     pub fn pir_update(&self) -> Option<&Update> {
-        use crate::source::event::{TAG_FINAL_PIR, TAG_PRELIMINARY_PIR};
         self.updates
             .iter()
             .rev()
@@ -127,62 +145,11 @@ pub enum Change {
     FalsePositive,
 }
 
-/// The kind of a mail, which is also the headline it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    New,
-    Update,
-    Resolved,
-    Pir,
-    FalsePositive,
-    Digest,
-    /// A follow-up reminder (PIR review, claim, window closed, PIR nudge).
-    Reminder,
-}
-
-impl NoticeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::Update => "update",
-            Self::Resolved => "resolved",
-            Self::Pir => "pir",
-            Self::FalsePositive => "false_positive",
-            Self::Digest => "digest",
-            Self::Reminder => "reminder",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "new" => Self::New,
-            "update" => Self::Update,
-            "resolved" => Self::Resolved,
-            "pir" => Self::Pir,
-            "false_positive" => Self::FalsePositive,
-            "digest" => Self::Digest,
-            "reminder" => Self::Reminder,
-            _ => return None,
-        })
-    }
-
-    /// The one mail for a set of changes found in one poll: it speaks of the latest state, so
-    /// the most significant change wins (a PIR mail also says the incident is resolved).
-    pub fn for_changes(changes: &[Change]) -> Option<Self> {
-        let rank = |c: &Change| match c {
-            Change::FalsePositive => (5, Self::FalsePositive),
-            Change::Pir(_) => (4, Self::Pir),
-            Change::Resolved => (3, Self::Resolved),
-            Change::New => (2, Self::New),
-            Change::Updated { .. } => (1, Self::Update),
-        };
-        changes
-            .iter()
-            .map(rank)
-            .max_by_key(|(r, _)| *r)
-            .map(|(_, k)| k)
-    }
+/// An incident's new state and the updates not stored before: what the store writes.
+#[derive(Debug, Clone, Copy)]
+pub struct IncidentWrite<'a> {
+    pub incident: &'a Incident,
+    pub new_updates: &'a [Update],
 }
 
 #[cfg(test)]
@@ -190,32 +157,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_most_significant_change_picks_the_mail() {
-        use Change::*;
-        assert_eq!(NoticeKind::for_changes(&[]), None);
-        assert_eq!(
-            NoticeKind::for_changes(&[Updated { count: 1 }]),
-            Some(NoticeKind::Update)
-        );
-        assert_eq!(
-            NoticeKind::for_changes(&[New, Updated { count: 2 }]),
-            Some(NoticeKind::New)
-        );
-        assert_eq!(
-            NoticeKind::for_changes(&[Resolved, Pir(PirState::Final), Updated { count: 1 }]),
-            Some(NoticeKind::Pir)
-        );
-        assert_eq!(
-            NoticeKind::for_changes(&[Pir(PirState::Final), FalsePositive]),
-            Some(NoticeKind::FalsePositive)
-        );
-    }
-
-    #[test]
     fn pir_states_order_and_round_trip() {
         assert!(PirState::None < PirState::Preliminary && PirState::Preliminary < PirState::Final);
         for p in [PirState::None, PirState::Preliminary, PirState::Final] {
-            assert_eq!(PirState::parse(p.as_str()), p);
+            assert_eq!(p.as_str().parse::<PirState>(), Ok(p));
         }
+        assert!("Final".parse::<PirState>().is_err());
+        assert!("".parse::<PirState>().is_err());
     }
 }

@@ -3,16 +3,14 @@
 //! flipping when the store goes away), SIGHUP with a good and a broken config, and SIGTERM in
 //! the middle of a slow SMTP delivery.
 
-mod support;
-
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::arm::{Ev, FakeArm};
-use support::smtp::{SinkOptions, SmtpSink, free_port};
-use support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
+use crate::support::arm::{Ev, FakeArm};
+use crate::support::smtp::{SinkOptions, SmtpSink, free_port};
+use crate::support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
 
 /// Datagrams received on the notify socket so far.
 fn drain(socket: &UnixDatagram, into: &mut Vec<String>) {

@@ -18,7 +18,26 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{SmtpConfig, SmtpSecurity};
-use crate::store::QueuedMail;
+use crate::incident::MessageId;
+use crate::incident::ids::encode_token;
+
+/// One mail, rendered and addressed, ready for the wire.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub message_id: MessageId,
+    /// For file names in the demo's directory: the notice's kind.
+    pub kind: &'static str,
+    pub to: Vec<Mailbox>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The first mail sent about the incident, which this one replies to.
+    pub in_reply_to: Option<MessageId>,
+    /// The mail's `Date`: when the notice was planned.
+    pub date: jiff::Timestamp,
+    /// The claim deadline as an iCalendar attachment.
+    pub ics: Option<String>,
+}
 
 /// Setting up the SMTP transport failed.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +125,7 @@ impl Mailer {
     }
 
     /// Delivers one mail. Success means the server accepted it.
-    pub async fn send(&self, mail: &QueuedMail) -> Result<(), SendError> {
+    pub async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError> {
         match self {
             Self::Smtp { transport, from } => {
                 let message = build_message(mail, from)?;
@@ -123,9 +142,9 @@ impl Mailer {
                 let message = build_message(mail, from)?;
                 let name = format!(
                     "{}-{}-{}.eml",
-                    mail.created.as_millisecond(),
+                    mail.date.as_millisecond(),
                     mail.kind,
-                    safe_token(mail.message_id.trim_matches(['<', '>']), '_')
+                    encode_token(mail.message_id.trim_matches(['<', '>']))
                 );
                 tokio::fs::create_dir_all(dir)
                     .await
@@ -157,22 +176,8 @@ impl Mailer {
     }
 }
 
-/// `s` with every character but ASCII letters, digits, `-` and `_` replaced by `fill`: safe in
-/// a `Message-ID` and in a file name.
-pub fn safe_token(s: &str, fill: char) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                fill
-            }
-        })
-        .collect()
-}
-
-/// The RFC 5322 message for a queued mail.
-pub fn build_message(mail: &QueuedMail, from: &Mailbox) -> Result<Message, SendError> {
+/// The RFC 5322 message for a mail.
+pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, SendError> {
     let bad = |what: String| SendError {
         permanent: true,
         message: what,
@@ -180,27 +185,26 @@ pub fn build_message(mail: &QueuedMail, from: &Mailbox) -> Result<Message, SendE
     let mut b = Message::builder()
         .from(from.clone())
         .subject(mail.subject.clone())
-        .message_id(Some(mail.message_id.clone()))
-        .date(std::time::SystemTime::from(mail.created));
-    for r in &mail.recipients {
-        let to: Mailbox = r
-            .parse()
-            .map_err(|e| bad(format!("recipient {r:?}: {e}")))?;
-        b = b.to(to);
+        .message_id(Some(mail.message_id.to_string()))
+        .date(std::time::SystemTime::from(mail.date));
+    for to in &mail.to {
+        b = b.to(to.clone());
     }
-    if let Some(thread) = mail.thread_id.as_ref().filter(|t| **t != mail.message_id) {
-        b = b.in_reply_to(thread.clone()).references(thread.clone());
+    if let Some(thread) = mail.in_reply_to.as_ref().filter(|t| **t != mail.message_id) {
+        b = b
+            .in_reply_to(thread.to_string())
+            .references(thread.to_string());
     }
     let alternative = MultiPart::alternative()
         .singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_PLAIN)
-                .body(mail.body_text.clone()),
+                .body(mail.text.clone()),
         )
         .singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_HTML)
-                .body(mail.body_html.clone()),
+                .body(mail.html.clone()),
         );
     let body = match &mail.ics {
         None => alternative,

@@ -1,4 +1,5 @@
-//! The endpoints of each Azure cloud: ARM host, token scope, login authority, portal.
+//! The Azure clouds a tenant can live in, and each one's endpoints: ARM host, token scope,
+//! login authority, portal. A leaf of facts that the config and the source both read.
 //!
 //! azure_identity picks the login host from its `CloudConfiguration`; the ARM host, the scope
 //! and the portal link are pirwatch's to know.
@@ -8,7 +9,19 @@ use std::sync::Arc;
 use azure_core::cloud::CloudConfiguration;
 use url::Url;
 
-use crate::config::CloudName;
+use serde::Deserialize;
+
+/// The Azure cloud a tenant lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudName {
+    /// Azure public cloud.
+    Public,
+    /// Azure China, operated by 21Vianet.
+    China,
+    /// Azure US Government.
+    Usgov,
+}
 
 /// Everything pirwatch needs to know about one cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]

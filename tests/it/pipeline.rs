@@ -1,12 +1,10 @@
 //! End to end through the real binary: fake ARM → pirwatch once → real SMTP server.
 
-mod support;
+use crate::support::arm::{Ev, FakeArm};
+use crate::support::smtp::{Security, SinkOptions, SmtpSink, free_port};
+use crate::support::{Env, Setup, TOKEN, World, days_ago, hours_ago};
 
-use support::arm::{Ev, FakeArm};
-use support::smtp::{Security, SinkOptions, SmtpSink, free_port};
-use support::{Env, Setup, TOKEN, World, days_ago, hours_ago};
-
-async fn once(env: &Env) -> support::Run {
+async fn once(env: &Env) -> crate::support::Run {
     env.pirwatch(&["once"]).await
 }
 
@@ -390,7 +388,7 @@ async fn ack_names_the_incident_clearly_and_is_idempotent() {
          subscriptions = [\"sub-a\"]\nrecipients = [\"ops@fabrikam.example\"]\n\
          claim_channel = \"partner\"\npartner_deadline_days = 30\n\
          [tenants.credential]\nkind = \"azure_cli\"\n",
-        support::TENANT_ID,
+        crate::support::TENANT_ID,
         arm.base
     );
     env.write_config(&setup);

@@ -7,22 +7,20 @@
 //! the first claim reminder. Incident BBB-2 never gets a PIR (one nudge) and is never
 //! acknowledged: every claim reminder, then "window closed".
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::arm::{Ev, FakeArm};
+use crate::support::smtp::{SinkOptions, SmtpSink};
+use crate::support::token::{Seen, local_transport, token_endpoint};
+use crate::support::{Env, TENANT_ID, TOKEN};
 use jiff::{SignedDuration, Timestamp};
 use pirwatch::config::Config;
 use pirwatch::daemon::Daemon;
-use pirwatch::notify::email::Mailer;
+use pirwatch::notify::channel::email::Mailer;
 use pirwatch::report;
 use pirwatch::source::Source;
 use pirwatch::source::azure::AzureSource;
 use pirwatch::store::Store;
-use support::arm::{Ev, FakeArm};
-use support::smtp::{SinkOptions, SmtpSink};
-use support::token::{Seen, local_transport, token_endpoint};
-use support::{Env, TENANT_ID, TOKEN};
 use tokio_util::sync::CancellationToken;
 
 fn ts(s: &str) -> Timestamp {
@@ -332,13 +330,13 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let b: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("contoso-BBB-2.json")).expect("BBB-2 exported"),
+        &std::fs::read_to_string(dir.join("contoso.BBB-2.json")).expect("BBB-2 exported"),
     )
     .expect("json");
     // (The CLI runs at the real date, so the claim state in the file depends on it.)
     assert_eq!(b["claim"]["deadline"], "2026-12-31");
     assert_eq!(b["mails"].as_array().map(Vec::len), Some(8));
     assert_eq!(b["timeline"].as_array().map(Vec::len), Some(0));
-    assert!(dir.join("contoso-AAA-1.json").exists());
+    assert!(dir.join("contoso.AAA-1.json").exists());
     eprintln!("{cycles} simulated hourly cycles");
 }

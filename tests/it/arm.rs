@@ -1,11 +1,9 @@
 //! The Azure side through the real binary: paging, throttling, retries, error bodies, a foreign
 //! `nextLink`, malformed and sensitive events, tenant-level events and token reuse.
 
-mod support;
-
+use crate::support::arm::{Ev, Fault};
+use crate::support::{TOKEN, World, hours_ago};
 use serde_json::json;
-use support::arm::{Ev, Fault};
-use support::{TOKEN, World, hours_ago};
 
 async fn world(subscriptions: &[&str], tenant_events: bool) -> World {
     let mut w = World::new().await;

@@ -1,13 +1,11 @@
 //! `pirwatch run` as a process: it polls at once, mails, and stops cleanly on SIGTERM/SIGINT;
 //! its JSON logs parse and carry no secret even at trace level.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::arm::{Ev, FakeArm};
-use support::smtp::{SinkOptions, SmtpSink};
-use support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
+use crate::support::arm::{Ev, FakeArm};
+use crate::support::smtp::{SinkOptions, SmtpSink};
+use crate::support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_mails_then_stops_with_exit_0_on_sigterm_and_sigint() {
@@ -43,13 +41,13 @@ async fn json_logs_at_trace_level_parse_and_hold_no_secret() {
     let sink = SmtpSink::start(
         env.path(),
         &SinkOptions {
-            security: support::smtp::Security::Starttls,
+            security: crate::support::smtp::Security::Starttls,
             auth: auth.clone(),
             hold_after_data: None,
         },
     );
     let mut setup = Setup::new(&arm.base, sink.port);
-    setup.security = support::smtp::Security::Starttls;
+    setup.security = crate::support::smtp::Security::Starttls;
     setup.auth = auth;
     env.write_config(&setup);
     arm.set_events(

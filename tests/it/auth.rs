@@ -3,18 +3,16 @@
 //! ID must be https; managed identity through a loopback `IDENTITY_ENDPOINT`), and the token
 //! they return is the one the fake ARM accepts.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::arm::{Ev, FakeArm};
+use crate::support::token::{Seen, local_transport, token_endpoint};
+use crate::support::{Env, Setup, TENANT_ID, TOKEN, World, hours_ago};
 use pirwatch::config::Config;
 use pirwatch::source::azure::AzureSource;
 use pirwatch::source::azure::cloud::Cloud;
 use pirwatch::source::azure::credential::{self, TenantToken};
 use pirwatch::source::event::Scope;
-use support::arm::{Ev, FakeArm};
-use support::token::{Seen, local_transport, token_endpoint};
-use support::{Env, Setup, TENANT_ID, TOKEN, World, hours_ago};
 
 fn config(cloud: &str, credential: &str, dir: &std::path::Path) -> Config {
     let text = format!(
@@ -64,8 +62,13 @@ async fn client_secret_signs_in_at_each_clouds_authority_with_its_scope() {
         let port = token_endpoint(seen.clone()).await;
         let transport = local_transport(port, &seen);
         let t = &c.tenants[0];
-        let cred = credential::build(&c, t, transport).expect("credential");
-        let token = TenantToken::new("t", "client_secret", Cloud::named(t.cloud).scope, cred);
+        let cred = credential::build(&c, &t.config, transport).expect("credential");
+        let token = TenantToken::new(
+            "t",
+            "client_secret",
+            Cloud::named(t.config.cloud).scope,
+            cred,
+        );
         assert_eq!(token.bearer().await.expect("token").secret(), TOKEN);
         // Cached: a second call does not sign in again.
         assert_eq!(token.bearer().await.expect("token").secret(), TOKEN);
@@ -104,7 +107,7 @@ async fn workload_identity_presents_the_token_file_and_its_token_polls_arm() {
         "kind = \"workload_identity\"\nclient_id = \"wi-app\"\ntoken_file = \"sa-token\"\n",
         dir.path(),
     );
-    c.tenants[0].arm_endpoint = Some(url::Url::parse(&arm.base).expect("url"));
+    c.tenants[0].config.arm_endpoint = Some(url::Url::parse(&arm.base).expect("url"));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let port = token_endpoint(seen.clone()).await;
     let transport = local_transport(port, &seen);
@@ -248,11 +251,11 @@ async fn client_certificate_signs_an_assertion_with_the_pkcs12_key() {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let port = token_endpoint(seen.clone()).await;
     let transport = local_transport(port, &seen);
-    let cred = credential::build(&c, &c.tenants[0], transport).expect("credential");
+    let cred = credential::build(&c, &c.tenants[0].config, transport).expect("credential");
     let token = TenantToken::new(
         "t",
         "client_certificate",
-        Cloud::named(c.tenants[0].cloud).scope,
+        Cloud::named(c.tenants[0].config.cloud).scope,
         cred,
     );
     assert_eq!(token.bearer().await.expect("token").secret(), TOKEN);

@@ -1,0 +1,124 @@
+//! The configuration: its TOML schema ([`schema`]), validation and resolution into the
+//! settings the program uses ([`Config`], one [`Tenant`] per `[[tenants]]` entry with its
+//! calendar and policies built once), and secret files ([`secrets`]).
+//!
+//! Every error names the file, the line and column, and the dotted key it is about
+//! (`config.toml:12:1: poll.intervall: unknown key`). Type and value checks run inside serde, so
+//! toml's spans locate them; the cross-field checks and the resolution that run afterwards
+//! locate their key through a spanned parse of the same text ([`locate`]). Nothing falls back to
+//! a default silently: a value that cannot be resolved is an error.
+
+mod de;
+mod locate;
+pub mod schema;
+mod secrets;
+mod validate;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::followup::TenantPolicy;
+use crate::incident::{EventType, TenantName};
+
+pub use de::is_loopback;
+pub use locate::KeyPath;
+pub use schema::{
+    CloudName, CredentialConfig, HttpConfig, PollConfig, RemindersConfig, SmtpConfig, SmtpSecurity,
+    StateConfig, TenantConfig,
+};
+
+/// Where the config is read from when neither `--config` nor `PIRWATCH_CONFIG` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/pirwatch/config.toml";
+
+/// A config error, already formatted as `file:line:col: key: message`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {key}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{key}: cannot read secret file {file}: {source}")]
+    Secret {
+        key: String,
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[state]`: the store.
+    pub state: StateConfig,
+    /// `[poll]`: how and how often Azure is asked.
+    pub poll: PollConfig,
+    /// `[smtp]`: the mail server.
+    pub smtp: SmtpConfig,
+    /// `[notify]`, resolved.
+    pub notify: Notify,
+    /// `[http]`: the optional health and metrics listener.
+    pub http: HttpConfig,
+    /// The tenants, each with its policies resolved.
+    pub tenants: Vec<Tenant>,
+    /// The directory of the config file: relative secret files are looked up beside it.
+    pub dir: PathBuf,
+}
+
+/// `[notify]`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// Event types that send mail; the others are recorded and listed only.
+    pub event_types: BTreeSet<EventType>,
+}
+
+/// One `[[tenants]]` entry with everything derived from it built once.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub name: TenantName,
+    /// The entry as written.
+    pub config: TenantConfig,
+    /// Calendar, claim and reminder policy.
+    pub policy: TenantPolicy,
+    /// Service Health in the tenant's cloud's portal.
+    pub portal_url: &'static str,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(config)
+    }
+
+    /// Parses, validates and resolves `text`; `name` is the file name used in errors.
+    pub fn parse(text: &str, name: &str) -> Result<Self, ConfigError> {
+        let locator = locate::KeyLocator::new(text, name);
+        let file: schema::ConfigFile = toml::from_str(text).map_err(|e| locator.serde_error(&e))?;
+        validate::resolve(file).map_err(|(key, message)| locator.key_error(&key, message))
+    }
+
+    /// The tenant called `name`.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

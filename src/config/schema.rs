@@ -1,0 +1,365 @@
+//! The configuration file's TOML schema, as serde reads it: one struct per table, a doc
+//! comment per key (`deny_unknown_fields` everywhere). [`super::Config::load`] resolves it into
+//! the settings the program uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::civil::{Date, Time, Weekday};
+use serde::Deserialize;
+use url::Url;
+
+use super::de::{arm_endpoint, duration, hours, mailbox, mailboxes, timezone, weekdays};
+pub use crate::cloud::CloudName;
+use crate::followup::claim::ClaimChannel;
+use crate::followup::support::SupportPlan;
+
+/// The whole configuration file, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The embedded store.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// How and how often Azure is asked.
+    #[serde(default)]
+    pub poll: PollConfig,
+    /// The mail server.
+    pub smtp: SmtpConfig,
+    /// What sends mail.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// The optional health and metrics listener.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// The Entra ID tenants watched; a CSP partner lists one per customer.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The SQLite database file (WAL mode; keep it on a local disk, not a network share).
+    #[serde(default = "default_state_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            path: default_state_path(),
+        }
+    }
+}
+
+fn default_state_path() -> PathBuf {
+    PathBuf::from("/var/lib/pirwatch/pirwatch.db")
+}
+
+/// `[poll]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollConfig {
+    /// Time between two polls of every scope.
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// How far back `queryStartTime` reaches (it filters on the event's last update).
+    #[serde(default = "default_lookback", deserialize_with = "duration")]
+    pub lookback: Duration,
+    /// The Resource Health api-version.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// How many scopes of one tenant are polled at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Time limit of one HTTP request to Azure.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval: default_interval(),
+            lookback: default_lookback(),
+            api_version: default_api_version(),
+            concurrency: default_concurrency(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+const fn default_interval() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+const fn default_lookback() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+fn default_api_version() -> String {
+    "2025-05-01".to_owned()
+}
+const fn default_concurrency() -> usize {
+    8
+}
+const fn default_request_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// Implicit TLS from the first byte (port 465).
+    Tls,
+    /// No encryption; only sensible to a relay on the same host.
+    None,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name of the mail server (also the name its TLS certificate must carry).
+    pub host: String,
+    /// Port; defaults to 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub port: Option<u16>,
+    /// `starttls`, `tls` or `none`.
+    #[serde(default = "default_security")]
+    pub security: SmtpSecurity,
+    /// AUTH user name; no AUTH when absent.
+    pub username: Option<String>,
+    /// File holding the AUTH password.
+    pub password_file: Option<PathBuf>,
+    /// The sender, `Name <address>`.
+    #[serde(deserialize_with = "mailbox")]
+    pub from: lettre::message::Mailbox,
+    /// Extra CA certificate (PEM) trusted for the server, for private CAs.
+    pub ca_file: Option<PathBuf>,
+    /// Time limit of one SMTP conversation.
+    #[serde(default = "default_smtp_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+const fn default_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+const fn default_smtp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl SmtpConfig {
+    /// The port, with the security mode's usual default.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        })
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address for `/healthz`, `/readyz` and `/metrics`, e.g. `127.0.0.1:9464`; off when absent.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[notify]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Event types that send mail; the others are recorded and listed only.
+    #[serde(default = "default_event_types")]
+    pub event_types: BTreeSet<String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            event_types: default_event_types(),
+        }
+    }
+}
+
+fn default_event_types() -> BTreeSet<String> {
+    ["ServiceIssue", "SecurityAdvisory"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `[[tenants]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// A short name used in mail, logs and the CLI.
+    pub name: String,
+    /// The Entra ID tenant (directory) id.
+    pub tenant_id: String,
+    /// `public`, `china` or `usgov`.
+    #[serde(default = "default_cloud")]
+    pub cloud: CloudName,
+    /// Override of the cloud's ARM endpoint; `http://` only for loopback hosts.
+    #[serde(default, deserialize_with = "arm_endpoint")]
+    pub arm_endpoint: Option<Url>,
+    /// Subscriptions whose events are polled.
+    #[serde(default)]
+    pub subscriptions: Vec<String>,
+    /// Also poll tenant-level events (needs a tenant-admin role).
+    #[serde(default)]
+    pub tenant_events: bool,
+    /// Who gets this tenant's mail.
+    #[serde(deserialize_with = "mailboxes")]
+    pub recipients: Vec<lettre::message::Mailbox>,
+    /// IANA time zone in which times are shown to this tenant's team.
+    #[serde(default = "default_timezone", deserialize_with = "timezone")]
+    pub timezone: jiff::tz::TimeZone,
+    /// How pirwatch signs in to this tenant.
+    pub credential: CredentialConfig,
+    /// Where SLA claims are filed: `microsoft`, `21vianet` or `partner`.
+    #[serde(default)]
+    pub claim_channel: ClaimChannel,
+    /// `partner` only: the partner's internal claim deadline, in days after the incident.
+    pub partner_deadline_days: Option<u32>,
+    /// The day billing periods start on (1 = calendar months, up to 28).
+    #[serde(default = "default_billing_day")]
+    pub billing_period_start_day: i8,
+    /// Per-subscription overrides of `billing_period_start_day`.
+    #[serde(default)]
+    pub subscription_billing_start_days: BTreeMap<String, i8>,
+    /// The support plan, whose response times mails quote.
+    #[serde(default)]
+    pub support_plan: SupportPlan,
+    /// Working days, e.g. `["mon", "tue", "wed", "thu", "fri"]`.
+    #[serde(default = "default_working_days", deserialize_with = "weekdays")]
+    pub working_days: Vec<Weekday>,
+    /// Working hours, `HH:MM-HH:MM` in `timezone` (`24:00` ends at midnight); reminders and
+    /// digests go out inside them.
+    #[serde(default = "default_working_hours", deserialize_with = "hours")]
+    pub working_hours: (Time, Time),
+    /// Days off (`YYYY-MM-DD`), besides the non-working weekdays.
+    #[serde(default)]
+    pub holidays: Vec<Date>,
+    /// The reminder schedule.
+    #[serde(default)]
+    pub reminders: RemindersConfig,
+}
+
+/// `[tenants.reminders]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersConfig {
+    /// Remind to review a PIR every this many working days...
+    #[serde(default = "default_review_every")]
+    pub review_every_working_days: u32,
+    /// ... at most this many times.
+    #[serde(default = "default_review_max")]
+    pub review_max: u32,
+    /// Claim reminders, in days before the claim deadline.
+    #[serde(default = "default_claim_days")]
+    pub claim_days_before: Vec<u32>,
+    /// Say so once when the claim window closed unacknowledged.
+    #[serde(default = "default_true")]
+    pub window_closed_notice: bool,
+    /// Suggest requesting a PIR when none came this long after mitigation.
+    #[serde(default = "default_nudge", deserialize_with = "duration")]
+    pub pir_nudge_after: Duration,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        Self {
+            review_every_working_days: default_review_every(),
+            review_max: default_review_max(),
+            claim_days_before: default_claim_days(),
+            window_closed_notice: true,
+            pir_nudge_after: default_nudge(),
+        }
+    }
+}
+
+const fn default_review_every() -> u32 {
+    3
+}
+const fn default_review_max() -> u32 {
+    5
+}
+fn default_claim_days() -> Vec<u32> {
+    vec![14, 7, 3, 1]
+}
+const fn default_true() -> bool {
+    true
+}
+const fn default_nudge() -> Duration {
+    Duration::from_secs(21 * 24 * 3600)
+}
+const fn default_billing_day() -> i8 {
+    1
+}
+fn default_working_days() -> Vec<Weekday> {
+    use Weekday::*;
+    vec![Monday, Tuesday, Wednesday, Thursday, Friday]
+}
+const fn default_working_hours() -> (Time, Time) {
+    (Time::constant(9, 0, 0, 0), Time::constant(17, 0, 0, 0))
+}
+
+const fn default_cloud() -> CloudName {
+    CloudName::Public
+}
+fn default_timezone() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::UTC
+}
+
+/// `[tenants.credential]`: one variant per `kind`.
+#[derive(Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CredentialConfig {
+    /// An app registration with a client secret.
+    ClientSecret {
+        client_id: String,
+        client_secret_file: PathBuf,
+    },
+    /// An app registration with a PKCS#12 certificate (cargo feature `client-certificate`).
+    ClientCertificate {
+        client_id: String,
+        certificate_file: PathBuf,
+        certificate_password_file: Option<PathBuf>,
+    },
+    /// The host's managed identity; `client_id` selects a user-assigned one.
+    ManagedIdentity { client_id: Option<String> },
+    /// Kubernetes workload identity; defaults from `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE`.
+    WorkloadIdentity {
+        client_id: Option<String>,
+        token_file: Option<PathBuf>,
+    },
+    /// The signed-in Azure CLI (`az login`), for trying pirwatch out.
+    AzureCli {},
+}
+
+impl fmt::Debug for CredentialConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+impl CredentialConfig {
+    /// The `kind` as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ClientSecret { .. } => "client_secret",
+            Self::ClientCertificate { .. } => "client_certificate",
+            Self::ManagedIdentity { .. } => "managed_identity",
+            Self::WorkloadIdentity { .. } => "workload_identity",
+            Self::AzureCli {} => "azure_cli",
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Secret files: keys ending in `_file` name files (never the secret itself), looked up in
+//! `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`) first, else beside the config file.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+
+use super::schema::CredentialConfig;
+use super::{Config, ConfigError};
+
+impl Config {
+    /// Reads every secret file the config names, so a missing one is a config error at start.
+    pub fn check_secrets(&self) -> Result<(), ConfigError> {
+        if let Some(f) = &self.smtp.password_file {
+            self.read_secret("smtp.password_file", f)?;
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            let key = |k: &str| format!("tenants[{i}].credential.{k}");
+            match &t.config.credential {
+                CredentialConfig::ClientSecret {
+                    client_secret_file, ..
+                } => {
+                    self.read_secret(&key("client_secret_file"), client_secret_file)?;
+                }
+                CredentialConfig::ClientCertificate {
+                    certificate_file,
+                    certificate_password_file,
+                    ..
+                } => {
+                    let path = self.secret_path(certificate_file);
+                    std::fs::metadata(&path).map_err(|source| ConfigError::Secret {
+                        key: key("certificate_file"),
+                        file: path.display().to_string(),
+                        source,
+                    })?;
+                    if let Some(f) = certificate_password_file {
+                        self.read_secret(&key("certificate_password_file"), f)?;
+                    }
+                }
+                CredentialConfig::WorkloadIdentity {
+                    token_file: Some(f),
+                    ..
+                } => {
+                    self.read_secret(&key("token_file"), f)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a secret file name: absolute as is; relative in `$CREDENTIALS_DIRECTORY`
+    /// (systemd `LoadCredential=`) when it is there, else beside the config file.
+    pub fn secret_path(&self, file: &Path) -> PathBuf {
+        if file.is_absolute() {
+            return file.to_path_buf();
+        }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+            let candidate = Path::new(&dir).join(file);
+            if candidate.exists() {
+                return candidate;
+            }
+        }
+        self.dir.join(file)
+    }
+
+    /// Reads a secret file (trailing newline removed); `key` names it in errors.
+    pub fn read_secret(&self, key: &str, file: &Path) -> Result<SecretString, ConfigError> {
+        let path = self.secret_path(file);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Secret {
+            key: key.to_owned(),
+            file: path.display().to_string(),
+            source,
+        })?;
+        Ok(SecretString::from(
+            text.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
+    }
+}

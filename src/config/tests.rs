@@ -1,0 +1,379 @@
+//! The config's parse, validation and resolution tests.
+
+use super::*;
+use crate::followup::claim::ClaimChannel;
+use crate::followup::support::SupportPlan;
+use crate::incident::EventType;
+use jiff::civil::{Time, Weekday};
+use std::time::Duration;
+
+const MINIMAL: &str = r#"
+[smtp]
+host = "smtp.example.com"
+from = "pirwatch <pirwatch@example.com>"
+
+[[tenants]]
+name = "contoso"
+tenant_id = "00000000-0000-0000-0000-000000000001"
+subscriptions = ["sub-1"]
+recipients = ["incidents@contoso.example"]
+timezone = "Europe/Amsterdam"
+[tenants.credential]
+kind = "azure_cli"
+"#;
+
+fn err(text: &str) -> String {
+    Config::parse(text, "config.toml")
+        .expect_err("config should be rejected")
+        .to_string()
+}
+
+#[test]
+fn the_example_config_is_valid_and_documents_the_defaults() {
+    let text = include_str!("../../config.example.toml");
+    let c = Config::parse(text, "config.example.toml").expect("example is valid");
+    let d = Config::parse(MINIMAL, "c").expect("minimal");
+    assert_eq!(c.state.path, d.state.path);
+    assert_eq!(c.poll.interval, d.poll.interval);
+    assert_eq!(c.poll.lookback, d.poll.lookback);
+    assert_eq!(c.poll.api_version, d.poll.api_version);
+    assert_eq!(c.poll.concurrency, d.poll.concurrency);
+    assert_eq!(c.poll.request_timeout, d.poll.request_timeout);
+    assert_eq!(c.smtp.port(), d.smtp.port());
+    assert_eq!(c.smtp.security, d.smtp.security);
+    assert_eq!(c.smtp.timeout, d.smtp.timeout);
+    assert_eq!(c.notify.event_types, d.notify.event_types);
+    assert_eq!(c.http.listen, d.http.listen);
+    assert_eq!(c.tenants[0].config.cloud, CloudName::Public);
+    assert!(!c.tenants[0].config.tenant_events);
+    let (t, dt) = (&c.tenants[0], &d.tenants[0]);
+    assert_eq!(t.policy.claim, dt.policy.claim);
+    assert_eq!(t.config.support_plan, dt.config.support_plan);
+    assert_eq!(t.config.working_days, dt.config.working_days);
+    assert_eq!(t.config.working_hours, dt.config.working_hours);
+    assert_eq!(t.config.holidays, dt.config.holidays);
+    assert_eq!(t.policy.reminders, dt.policy.reminders);
+}
+
+#[test]
+fn follow_up_keys_parse_and_validate() {
+    let text = MINIMAL.replace(
+        "timezone = \"Europe/Amsterdam\"",
+        "timezone = \"Asia/Shanghai\"\nclaim_channel = \"partner\"\npartner_deadline_days = 30\n\
+         support_plan = \"professional_direct\"\nworking_days = [\"Mon\", \"tue\", \"sat\"]\n\
+         working_hours = \"08:30-18:00\"\nholidays = [\"2026-12-25\"]\n\
+         billing_period_start_day = 15\n\
+         subscription_billing_start_days = { \"sub-1\" = 3 }",
+    );
+    let c = Config::parse(&text, "c").expect("valid");
+    let t = &c.tenants[0];
+    assert_eq!(t.config.claim_channel, ClaimChannel::Partner);
+    assert_eq!(t.config.support_plan, SupportPlan::ProfessionalDirect);
+    assert_eq!(
+        t.config.working_days,
+        [Weekday::Monday, Weekday::Tuesday, Weekday::Saturday]
+    );
+    assert_eq!(t.config.working_hours.0, Time::constant(8, 30, 0, 0));
+    assert_eq!(t.config.holidays, [jiff::civil::date(2026, 12, 25)]);
+    assert_eq!(
+        t.policy.claim.subscription_start_days.get("sub-1"),
+        Some(&3)
+    );
+    assert!(
+        t.policy
+            .calendar
+            .is_working_day(jiff::civil::date(2026, 11, 21))
+    );
+    let bad = text.replace("08:30-18:00", "18:00-08:30");
+    assert!(err(&bad).contains("tenants[0].working_hours"));
+    let bad = text.replace("\"sat\"", "\"someday\"");
+    assert!(err(&bad).contains("tenants[0].working_days"));
+    let bad = text.replace(
+        "claim_channel = \"partner\"",
+        "claim_channel = \"microsoft\"",
+    );
+    assert!(err(&bad).contains("tenants[0].partner_deadline_days: only applies"));
+    let bad = text.replace("\"sub-1\" = 3", "\"sub-1\" = 31");
+    assert!(
+        err(&bad).contains("subscription_billing_start_days.sub-1: must be 1 to 28"),
+        "{}",
+        err(&bad)
+    );
+    let bad = text.replace("partner\"\n", "vianet\"\n");
+    assert!(err(&bad).contains("tenants[0].claim_channel"));
+}
+
+#[test]
+fn the_http_listener_is_an_address() {
+    let ok = format!("[http]\nlisten = \"127.0.0.1:9464\"\n{MINIMAL}");
+    let c = Config::parse(&ok, "c").expect("valid");
+    assert_eq!(c.http.listen.map(|a| a.port()), Some(9464));
+    let bad = format!("[http]\nlisten = \"localhost\"\n{MINIMAL}");
+    assert!(err(&bad).starts_with("config.toml:2:"), "{}", err(&bad));
+    assert!(err(&bad).contains("http.listen"), "{}", err(&bad));
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = Config::parse(MINIMAL, "config.toml").expect("valid");
+    assert_eq!(c.poll.interval, Duration::from_secs(300));
+    assert_eq!(c.poll.lookback, Duration::from_secs(30 * 86400));
+    assert_eq!(c.poll.api_version, "2025-05-01");
+    assert_eq!(c.smtp.port(), 587);
+    assert_eq!(c.tenants[0].config.cloud, CloudName::Public);
+    assert!(c.notify.event_types.contains(&EventType::ServiceIssue));
+    assert!(
+        !c.notify
+            .event_types
+            .contains(&EventType::PlannedMaintenance)
+    );
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let text = "[poll]\nintervall = \"5m\"\n".to_owned() + MINIMAL;
+    let e = err(&text);
+    assert!(
+        e.starts_with("config.toml:2:1: poll.intervall: unknown key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_value_names_key_in_array_of_tables() {
+    let text = MINIMAL.replace("Europe/Amsterdam", "Mars/Olympus");
+    let e = err(&text);
+    assert!(e.starts_with("config.toml:11:"), "{e}");
+    assert!(e.contains("tenants[0].timezone: unknown time zone"), "{e}");
+}
+
+#[test]
+fn inline_secret_is_an_unknown_key() {
+    let text = MINIMAL.replace(
+        "kind = \"azure_cli\"",
+        "kind = \"client_secret\"\nclient_id = \"x\"\nclient_secret = \"hunter2\"",
+    );
+    let e = err(&text);
+    assert!(e.contains("unknown"), "{e}");
+    assert!(!e.contains("hunter2"), "secret echoed: {e}");
+}
+
+#[test]
+fn plain_http_only_for_loopback() {
+    let ok = MINIMAL.replace(
+        "subscriptions",
+        "arm_endpoint = \"http://127.0.0.1:8080\"\nsubscriptions",
+    );
+    assert!(Config::parse(&ok, "c").is_ok());
+    let bad = MINIMAL.replace(
+        "subscriptions",
+        "arm_endpoint = \"http://arm.example.com\"\nsubscriptions",
+    );
+    let e = err(&bad);
+    assert!(e.contains("tenants[0].arm_endpoint"), "{e}");
+    assert!(e.contains("loopback"), "{e}");
+}
+
+#[test]
+fn cross_field_errors_point_at_the_key_line() {
+    let text = MINIMAL.replace("subscriptions = [\"sub-1\"]", "subscriptions = []");
+    let e = err(&text);
+    assert!(
+        e.starts_with("config.toml:9:1: tenants[0].subscriptions:"),
+        "{e}"
+    );
+    let dup = format!(
+        "{MINIMAL}{}",
+        &MINIMAL[MINIMAL.find("[[tenants]]").unwrap_or(0)..]
+    );
+    let e = err(&dup);
+    assert!(e.contains("tenants[1].name: duplicate tenant name"), "{e}");
+}
+
+#[test]
+fn bad_duration_and_enum_are_located() {
+    let text = format!("[poll]\ninterval = \"often\"\n{MINIMAL}");
+    assert!(err(&text).starts_with("config.toml:2:"));
+    let text = MINIMAL.replace("[smtp]", "[smtp]\nsecurity = \"ssl\"");
+    let e = err(&text);
+    assert!(e.contains("smtp.security"), "{e}");
+}
+
+#[test]
+fn secret_files_resolve_beside_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), "s3cret\n").expect("write");
+    let mut c = Config::parse(MINIMAL, "c").expect("valid");
+    c.dir = dir.path().to_path_buf();
+    let s = c
+        .read_secret("smtp.password_file", Path::new("pw"))
+        .expect("read");
+    use secrecy::ExposeSecret;
+    assert_eq!(s.expose_secret(), "s3cret");
+    let e = c
+        .read_secret("smtp.password_file", Path::new("missing"))
+        .expect_err("missing file");
+    assert!(
+        e.to_string()
+            .starts_with("smtp.password_file: cannot read secret file")
+    );
+}
+
+/// `notify.event_types` was never checked, so a typo silently stopped all mail.
+#[test]
+fn an_unknown_event_type_is_an_error_with_its_line() {
+    let text = format!("[notify]\nevent_types = [\"ServiceIssue\", \"ServiceIsue\"]\n{MINIMAL}");
+    let e = err(&text);
+    assert!(e.starts_with("config.toml:2:1: notify.event_types:"), "{e}");
+    assert!(
+        e.contains("\"ServiceIsue\"") && e.contains("known: ServiceIssue"),
+        "{e}"
+    );
+}
+
+/// Defect 6 of issue 7: an absurd `poll.interval` overflowed `Instant + interval` and panicked.
+#[test]
+fn the_poll_interval_and_timeouts_are_bounded() {
+    for (key, value, want) in [
+        (
+            "[poll]\ninterval",
+            "\"100000y\"",
+            "poll.interval: must be at most 24h",
+        ),
+        (
+            "[poll]\ninterval",
+            "\"25h\"",
+            "poll.interval: must be at most 24h",
+        ),
+        (
+            "[poll]\nrequest_timeout",
+            "\"0s\"",
+            "poll.request_timeout: must be more than 0s",
+        ),
+    ] {
+        let e = err(&format!("{key} = {value}\n{MINIMAL}"));
+        assert!(e.contains(want), "{e}");
+    }
+    let e = err(&MINIMAL.replace("[[tenants]]", "timeout = \"2h\"\n\n[[tenants]]"));
+    assert!(
+        e.contains("smtp.timeout: must be more than 0s and at most 10m"),
+        "{e}"
+    );
+    let ok = format!("[poll]\ninterval = \"24h\"\n{MINIMAL}");
+    assert!(Config::parse(&ok, "c").is_ok());
+}
+
+/// The keys a table of the schema accepts, as serde lists them when it meets an unknown one.
+fn schema_keys(probe: &str) -> Vec<String> {
+    let e = Config::parse(probe, "probe")
+        .expect_err("the probe key is unknown")
+        .to_string();
+    assert!(
+        e.contains("unknown key") || e.contains("unknown variant"),
+        "the probe was what failed: {e}"
+    );
+    // A table without keys (`kind = "azure_cli"`) lists none.
+    let Some((_, expected)) = e.split_once("expected") else {
+        return Vec::new();
+    };
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The packaged `/etc/pirwatch/config.toml` is config.example.toml, so every key of the
+/// schema must be in it, set or commented out, in its section.
+#[test]
+fn every_schema_key_is_in_the_example_config() {
+    let example = include_str!("../../config.example.toml");
+    let tenant = "[[tenants]]\nname = \"t\"\n";
+    let probes = [
+        ("", "__probe__ = 1\n".to_owned()),
+        ("state", "[state]\n__probe__ = 1\n".to_owned()),
+        ("poll", "[poll]\n__probe__ = 1\n".to_owned()),
+        ("smtp", "[smtp]\n__probe__ = 1\n".to_owned()),
+        ("notify", "[notify]\n__probe__ = 1\n".to_owned()),
+        ("http", "[http]\n__probe__ = 1\n".to_owned()),
+        ("tenants", format!("{tenant}__probe__ = 1\n")),
+        (
+            "tenants.reminders",
+            format!("{tenant}[tenants.reminders]\n__probe__ = 1\n"),
+        ),
+        (
+            "tenants.credential",
+            format!("{tenant}[tenants.credential]\nkind = \"__probe__\"\n"),
+        ),
+    ];
+    let mut missing = Vec::new();
+    let mut credential_kinds = Vec::new();
+    for (table, probe) in probes {
+        let keys = schema_keys(&probe);
+        if table == "tenants.credential" {
+            credential_kinds = keys.clone();
+        }
+        let section = section_text(example, table);
+        for k in keys {
+            let header = if table.is_empty() {
+                k.clone()
+            } else {
+                format!("{table}.{k}")
+            };
+            let as_table = example.contains(&format!("[{header}]"));
+            if !as_table && !contains_word(&section, &k) {
+                missing.push(format!("{table}.{k}"));
+            }
+        }
+    }
+    assert!(credential_kinds.len() >= 5, "{credential_kinds:?}");
+    for kind in credential_kinds {
+        let probe = format!("{tenant}[tenants.credential]\nkind = \"{kind}\"\n__probe__ = 1\n");
+        let section = section_text(example, "tenants.credential");
+        for k in schema_keys(&probe) {
+            if !contains_word(&section, &k) {
+                missing.push(format!("tenants.credential ({kind}).{k}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "missing from config.example.toml: {missing:?}"
+    );
+}
+
+/// The lines of `table` in a TOML text (headers may be commented out), with the comment
+/// above the header, where the example documents a table's choices.
+fn section_text(text: &str, table: &str) -> String {
+    let mut current = String::new();
+    let mut out = String::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let bare = line.trim_start_matches(['#', ' ']);
+        if let Some(header) = bare.strip_prefix('[') {
+            current = header.trim_matches(['[', ']', ' ']).to_owned();
+            if current == table {
+                out.push_str(&pending);
+            }
+            pending.clear();
+            continue;
+        }
+        if line.starts_with('#') {
+            pending.push_str(line);
+            pending.push('\n');
+        } else {
+            pending.clear();
+        }
+        if current == table {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn contains_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w == word)
+}

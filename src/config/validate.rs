@@ -1,0 +1,206 @@
+//! Cross-field checks serde cannot do, and the resolution of the file into [`Config`]: each
+//! tenant's calendar and policies are built here, once, and a value that cannot be built is an
+//! error naming its key — never a silent default.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::locate::KeyPath;
+use super::schema::{ConfigFile, CredentialConfig, TenantConfig};
+use super::{Config, Notify, Tenant};
+use crate::cloud::Cloud;
+use crate::followup::TenantPolicy;
+use crate::followup::calendar::WorkCalendar;
+use crate::followup::claim::{ClaimChannel, ClaimPolicy};
+use crate::followup::schedule::ReminderPolicy;
+use crate::incident::{EventType, TenantName};
+
+type Invalid = (KeyPath, String);
+
+/// The longest `poll.interval`: a day (longer values would also overflow the clock).
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest time limit of one request or SMTP conversation.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn fail<T>(key: KeyPath, message: impl Into<String>) -> Result<T, Invalid> {
+    Err((key, message.into()))
+}
+
+/// Checks the file and resolves it into the settings the program uses.
+pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
+    check_globals(&file)?;
+    let event_types = event_types(&file.notify.event_types)?;
+    let mut names = BTreeSet::new();
+    let mut tenants = Vec::new();
+    for (i, t) in file.tenants.into_iter().enumerate() {
+        let at = KeyPath::key("tenants").index(i);
+        if !names.insert(t.name.clone()) {
+            return fail(
+                at.then("name"),
+                format!("duplicate tenant name {:?}", t.name),
+            );
+        }
+        tenants.push(tenant(t, &at, &event_types)?);
+    }
+    Ok(Config {
+        state: file.state,
+        poll: file.poll,
+        smtp: file.smtp,
+        notify: Notify { event_types },
+        http: file.http,
+        tenants,
+        dir: std::path::PathBuf::from("."),
+    })
+}
+
+fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
+    let poll = |k: &str| KeyPath::key("poll").then(k);
+    if file.smtp.password_file.is_some() && file.smtp.username.is_none() {
+        return fail(
+            KeyPath::key("smtp").then("password_file"),
+            "needs smtp.username",
+        );
+    }
+    if file.poll.interval < Duration::from_secs(30) {
+        return fail(poll("interval"), "must be at least 30s");
+    }
+    if file.poll.interval > MAX_POLL_INTERVAL {
+        return fail(poll("interval"), "must be at most 24h");
+    }
+    if file.poll.concurrency == 0 {
+        return fail(poll("concurrency"), "must be at least 1");
+    }
+    if file.poll.request_timeout.is_zero() || file.poll.request_timeout > MAX_TIMEOUT {
+        return fail(
+            poll("request_timeout"),
+            "must be more than 0s and at most 10m",
+        );
+    }
+    if file.smtp.timeout.is_zero() || file.smtp.timeout > MAX_TIMEOUT {
+        return fail(
+            KeyPath::key("smtp").then("timeout"),
+            "must be more than 0s and at most 10m",
+        );
+    }
+    Ok(())
+}
+
+/// `notify.event_types`, each checked against the types pirwatch knows: a typo would silently
+/// stop all mail.
+fn event_types(names: &BTreeSet<String>) -> Result<BTreeSet<EventType>, Invalid> {
+    let key = KeyPath::key("notify").then("event_types");
+    names
+        .iter()
+        .map(|n| match EventType::from(n.as_str()) {
+            EventType::Other(_) => fail(
+                key.clone(),
+                format!(
+                    "unknown event type {n:?} (known: {})",
+                    EventType::KNOWN.join(", ")
+                ),
+            ),
+            t => Ok(t),
+        })
+        .collect()
+}
+
+fn tenant(
+    t: TenantConfig,
+    at: &KeyPath,
+    event_types: &BTreeSet<EventType>,
+) -> Result<Tenant, Invalid> {
+    check_tenant(&t, at)?;
+    let (start, end) = t.working_hours;
+    let calendar = WorkCalendar::new(
+        t.timezone.clone(),
+        t.working_days.iter().copied(),
+        start,
+        end,
+        t.holidays.iter().copied(),
+    )
+    .or_else(|e| fail(at.clone().then("working_hours"), e.to_string()))?;
+    let r = &t.reminders;
+    let nudge = jiff::SignedDuration::try_from(r.pir_nudge_after).or_else(|_| {
+        fail(
+            at.clone().then("reminders").then("pir_nudge_after"),
+            "is too long",
+        )
+    })?;
+    let policy = TenantPolicy {
+        calendar,
+        claim: ClaimPolicy {
+            channel: t.claim_channel,
+            billing_start_day: t.billing_period_start_day,
+            subscription_start_days: t.subscription_billing_start_days.clone(),
+            partner_deadline_days: t.partner_deadline_days,
+        },
+        reminders: ReminderPolicy {
+            review_every_working_days: r.review_every_working_days,
+            review_max: r.review_max,
+            claim_days_before: r.claim_days_before.clone(),
+            window_closed_notice: r.window_closed_notice,
+            pir_nudge_after: nudge,
+        },
+        notify_event_types: event_types.clone(),
+    };
+    Ok(Tenant {
+        name: TenantName::new(t.name.clone()),
+        portal_url: Cloud::named(t.cloud).service_health_url,
+        policy,
+        config: t,
+    })
+}
+
+/// Checks one tenant; `at` is its key path.
+fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
+    let key = |k: &str| at.clone().then(k);
+    if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '/') {
+        return fail(key("name"), "must be non-empty, without spaces or '/'");
+    }
+    if t.subscriptions.is_empty() && !t.tenant_events {
+        return fail(
+            key("subscriptions"),
+            "list at least one subscription, or set tenant_events = true",
+        );
+    }
+    if t.recipients.is_empty() {
+        return fail(key("recipients"), "list at least one address");
+    }
+    if !(1..=28).contains(&t.billing_period_start_day) {
+        return fail(key("billing_period_start_day"), "must be 1 to 28");
+    }
+    if let Some((sub, _)) = t
+        .subscription_billing_start_days
+        .iter()
+        .find(|(_, d)| !(1..=28).contains(*d))
+    {
+        return fail(
+            key("subscription_billing_start_days").then(sub),
+            "must be 1 to 28",
+        );
+    }
+    if t.partner_deadline_days.is_some() && t.claim_channel != ClaimChannel::Partner {
+        return fail(
+            key("partner_deadline_days"),
+            "only applies with claim_channel = \"partner\"",
+        );
+    }
+    if t.working_days.is_empty() {
+        return fail(key("working_days"), "list at least one day");
+    }
+    if t.reminders.review_every_working_days == 0 {
+        return fail(
+            key("reminders").then("review_every_working_days"),
+            "must be at least 1",
+        );
+    }
+    if matches!(t.credential, CredentialConfig::ClientCertificate { .. })
+        && !cfg!(feature = "client-certificate")
+    {
+        return fail(
+            key("credential").then("kind"),
+            "client_certificate needs pirwatch built with the cargo feature `client-certificate`",
+        );
+    }
+    Ok(())
+}

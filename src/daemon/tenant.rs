@@ -1,0 +1,177 @@
+//! One tenant's part of a cycle: poll its scopes, diff against the store, plan the notices the
+//! changes cause, commit both in one transaction; then assess its open follow-ups and queue the
+//! reminders that are due. A constant number of store queries, whatever the incident count.
+
+use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::outcome::{FollowUpGauges, ScopeSummary, TenantOutcome, count_queued};
+use super::{CycleError, Daemon};
+use crate::config::Tenant;
+use crate::followup::{ClaimStatus, ReviewStatus, assess};
+use crate::incident::ack::Acks;
+use crate::incident::{IncidentWrite, TrackingId};
+use crate::notify::plan::Planner;
+use crate::source::ScopeResult;
+use crate::source::event::{HealthEvent, Scope};
+use crate::store::ScopeOutcome;
+use crate::tracker;
+
+/// How far back incidents are considered for follow-up (claim windows last at most ~3 months).
+const FOLLOW_UP_DAYS: i64 = 200;
+
+/// A poll's results split up: the events, the scopes polled for the first time, and each
+/// scope's outcome for the store and for the report.
+struct Fetched {
+    events: Vec<HealthEvent>,
+    first_poll: BTreeSet<Scope>,
+    outcomes: Vec<ScopeOutcome>,
+    summaries: Vec<ScopeSummary>,
+    skipped: usize,
+}
+
+fn split(tenant: &Tenant, results: Vec<ScopeResult>, known: &BTreeSet<String>) -> Fetched {
+    let mut f = Fetched {
+        events: Vec::new(),
+        first_poll: BTreeSet::new(),
+        outcomes: Vec::new(),
+        summaries: Vec::new(),
+        skipped: 0,
+    };
+    for r in results {
+        f.skipped += r.skipped;
+        let key = r.scope.key().to_owned();
+        let (error, events) = match r.outcome {
+            Ok(events) => {
+                if !known.contains(&key) {
+                    f.first_poll.insert(r.scope.clone());
+                }
+                let n = events.len();
+                f.events.extend(events);
+                (None, n)
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.name, scope = %r.scope, error = %e,
+                    hint = e.hint(), "scope not polled; will retry next cycle");
+                (Some(e.to_string()), 0)
+            }
+        };
+        f.outcomes.push(ScopeOutcome {
+            scope: key.clone(),
+            error: error.clone(),
+        });
+        f.summaries.push(ScopeSummary {
+            scope: key,
+            error,
+            events,
+            duration: r.duration,
+        });
+    }
+    f
+}
+
+impl Daemon {
+    /// Polls one tenant, commits what changed with its notices, and queues due reminders.
+    pub(super) async fn poll_tenant(
+        &self,
+        tenant: &Tenant,
+        now: Timestamp,
+    ) -> Result<TenantOutcome, CycleError> {
+        let results = self.source.poll(tenant, now).await;
+        let known = self.store.known_scopes(&tenant.name).await?;
+        let fetched = split(tenant, results, &known);
+        let ids: Vec<TrackingId> = fetched
+            .events
+            .iter()
+            .map(|e| TrackingId::new(e.tracking_id.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let stored = self.store.load_incidents(&tenant.name, &ids).await?;
+        let mut observations = tracker::observe(
+            &tenant.name,
+            &fetched.events,
+            &stored,
+            &fetched.first_poll,
+            now,
+        );
+        let planner = self.planner(tenant);
+        let notices = planner.observations(&mut observations, now);
+        observations.retain(|o| stored.get(&o.incident.tracking_id) != Some(&o.incident));
+        let writes: Vec<IncidentWrite<'_>> = observations
+            .iter()
+            .map(|o| IncidentWrite {
+                incident: &o.incident,
+                new_updates: &o.new_updates,
+            })
+            .collect();
+        self.store
+            .commit_poll(&tenant.name, &writes, &fetched.outcomes, &notices, now)
+            .await?;
+        count_queued(&self.metrics, notices.iter().map(|n| n.kind.as_str()));
+        let (reminders_queued, follow_ups) = self.follow_up(tenant, &planner, now).await?;
+        Ok(TenantOutcome {
+            tenant: tenant.name.clone(),
+            scopes: fetched.summaries,
+            skipped: fetched.skipped,
+            incidents_changed: observations.len(),
+            notices_queued: notices.len(),
+            reminders_queued,
+            follow_ups,
+        })
+    }
+
+    fn planner<'a>(&'a self, tenant: &'a Tenant) -> Planner<'a> {
+        Planner {
+            tenant: &tenant.name,
+            policy: &tenant.policy,
+            ids: &self.ids,
+        }
+    }
+
+    /// Assesses the tenant's recent incidents and queues the reminders due at `now`. They fall
+    /// due with time, whatever Azure does, so every cycle plans them from the store.
+    async fn follow_up(
+        &self,
+        tenant: &Tenant,
+        planner: &Planner<'_>,
+        now: Timestamp,
+    ) -> Result<(usize, FollowUpGauges), CycleError> {
+        let since = now
+            .checked_sub(SignedDuration::from_hours(FOLLOW_UP_DAYS * 24))
+            .unwrap_or(Timestamp::MIN);
+        let candidates = self.store.followup_candidates(&tenant.name, since).await?;
+        let mut acks = self.store.acks_by_incident(Some(&tenant.name)).await?;
+        let mut sent = self.store.sent_steps(Some(&tenant.name)).await?;
+        let mut gauges = FollowUpGauges::default();
+        let mut due = Vec::new();
+        for i in &candidates {
+            let key = (tenant.name.to_string(), i.tracking_id.clone());
+            let records = acks.remove(&key).unwrap_or_default();
+            let steps = sent.remove(&key).unwrap_or_default();
+            let f = assess(
+                i,
+                &Acks::from_records(&records),
+                &steps,
+                &tenant.policy,
+                now,
+            );
+            if tenant.policy.notifies(&i.event_type) {
+                gauges.pir_to_review += i64::from(matches!(f.review, ReviewStatus::ToReview(_)));
+                if matches!(f.claim, ClaimStatus::Open(_)) {
+                    gauges.claim_open += 1;
+                    if let Some(end) = f.claim_window_end(&tenant.policy.calendar) {
+                        let secs = end.duration_since(now).as_secs();
+                        gauges.claim_deadlines.push((i.tracking_id.clone(), secs));
+                    }
+                }
+            }
+            due.extend(f.due.into_iter().map(|r| (i.tracking_id.clone(), r)));
+        }
+        let notices = planner.reminders(&due, now);
+        self.store.queue(&notices, now).await?;
+        count_queued(&self.metrics, notices.iter().map(|n| n.kind.as_str()));
+        Ok((notices.len(), gauges))
+    }
+}

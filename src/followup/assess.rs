@@ -1,0 +1,373 @@
+//! `assess`: one incident's follow-up state at `now` — the claim, the PIR review, the whole
+//! reminder schedule, what is due and what comes next. Pure; the daemon, the CLI reports and
+//! the delivery step (is a queued reminder still true?) all read this one answer.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::followup::calendar::WorkCalendar;
+use crate::followup::claim::{ClaimDates, ClaimPolicy, claim_of};
+use crate::followup::schedule::{self, Reminder, ReminderPolicy};
+use crate::incident::ack::{Acks, ClaimDecision, PirStage};
+use crate::incident::notice::{ReminderKey, Series};
+use crate::incident::{EventType, Incident};
+
+/// Everything about a tenant that its follow-ups depend on, resolved once from the config.
+#[derive(Debug, Clone)]
+pub struct TenantPolicy {
+    pub calendar: WorkCalendar,
+    pub claim: ClaimPolicy,
+    pub reminders: ReminderPolicy,
+    /// Event types that send mail (`notify.event_types`); the others get no reminders.
+    pub notify_event_types: BTreeSet<EventType>,
+}
+
+impl TenantPolicy {
+    /// True when incidents of this type send mail.
+    pub fn notifies(&self, t: &EventType) -> bool {
+        self.notify_event_types.contains(t)
+    }
+}
+
+/// The SLA claim's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimStatus {
+    /// Not a service issue, or a false positive.
+    NotApplicable,
+    /// To be filed by `dates.remind_by`.
+    Open(ClaimDates),
+    /// The deadline passed with no decision.
+    WindowClosed(ClaimDates),
+    /// Filed or declined.
+    Decided {
+        dates: ClaimDates,
+        decision: ClaimDecision,
+        by: String,
+        at: Timestamp,
+    },
+}
+
+impl ClaimStatus {
+    /// `not_applicable`, `open`, `window_closed`, `claimed` or `declined`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotApplicable => "not_applicable",
+            Self::Open(_) => "open",
+            Self::WindowClosed(_) => "window_closed",
+            Self::Decided {
+                decision: ClaimDecision::Claimed { .. },
+                ..
+            } => "claimed",
+            Self::Decided { .. } => "declined",
+        }
+    }
+
+    /// The claim's dates, where there is a claim.
+    pub fn dates(&self) -> Option<ClaimDates> {
+        match self {
+            Self::NotApplicable => None,
+            Self::Open(d) | Self::WindowClosed(d) | Self::Decided { dates: d, .. } => Some(*d),
+        }
+    }
+}
+
+/// The PIR review's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewStatus {
+    /// A false positive: nothing to review.
+    NotApplicable,
+    /// No PIR published yet.
+    NoPir,
+    /// This stage is published and not yet acknowledged.
+    ToReview(PirStage),
+    /// Acknowledged up to `stage`.
+    Reviewed {
+        stage: PirStage,
+        by: String,
+        at: Timestamp,
+    },
+}
+
+impl ReviewStatus {
+    /// `not_applicable`, `no_pir`, `to_review` or `reviewed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::NotApplicable => "not_applicable",
+            Self::NoPir => "no_pir",
+            Self::ToReview(_) => "to_review",
+            Self::Reviewed { .. } => "reviewed",
+        }
+    }
+}
+
+/// One incident's follow-up state at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    pub claim: ClaimStatus,
+    pub review: ReviewStatus,
+    /// Every reminder not stopped by an acknowledgement, past and future, in time order.
+    pub schedule: Vec<Reminder>,
+    /// The reminders to queue now.
+    pub due: Vec<Reminder>,
+    /// The next reminder still to come.
+    pub next: Option<Reminder>,
+}
+
+impl FollowUp {
+    /// True when a queued reminder is still true at the instant assessed: its series was not
+    /// acknowledged and, for a claim reminder, the window is still open.
+    pub fn still_applies(&self, key: ReminderKey) -> bool {
+        let scheduled = self.schedule.iter().any(|r| r.key == key);
+        match key.series {
+            Series::Claim => scheduled && matches!(self.claim, ClaimStatus::Open(_)),
+            Series::WindowClosed => scheduled && matches!(self.claim, ClaimStatus::WindowClosed(_)),
+            Series::PirReview | Series::PirNudge => scheduled,
+        }
+    }
+
+    /// The first instant after the claim window: the end of the deadline day in the team's
+    /// zone. `None` when no claim is open.
+    pub fn claim_window_end(&self, cal: &WorkCalendar) -> Option<Timestamp> {
+        let ClaimStatus::Open(d) = &self.claim else {
+            return None;
+        };
+        let next_day = d.remind_by.tomorrow().ok()?;
+        next_day
+            .to_zoned(cal.timezone().clone())
+            .ok()
+            .map(|z| z.timestamp())
+    }
+}
+
+/// Assesses `incident` at `now`: `acks` are its acknowledgements, `sent` the reminder steps
+/// already queued or sent for it.
+pub fn assess(
+    incident: &Incident,
+    acks: &Acks,
+    sent: &BTreeSet<ReminderKey>,
+    policy: &TenantPolicy,
+    now: Timestamp,
+) -> FollowUp {
+    let today = policy.calendar.date_of(now);
+    let dates = claim_of(incident, &policy.claim);
+    let claim = claim_status(incident, dates, acks, today);
+    let review = review_status(incident, acks);
+    let follows = incident.announced && policy.notifies(&incident.event_type);
+    let schedule = if follows {
+        schedule::reminders(incident, dates, acks, &policy.reminders, &policy.calendar)
+    } else {
+        Vec::new()
+    };
+    let due = schedule::due(&schedule, sent, dates, &policy.calendar, now);
+    let next = schedule::next(&schedule, sent, now);
+    FollowUp {
+        claim,
+        review,
+        schedule,
+        due,
+        next,
+    }
+}
+
+fn claim_status(
+    incident: &Incident,
+    dates: Option<ClaimDates>,
+    acks: &Acks,
+    today: Date,
+) -> ClaimStatus {
+    let Some(dates) = dates.filter(|_| !incident.false_positive) else {
+        return ClaimStatus::NotApplicable;
+    };
+    match &acks.claim {
+        Some((decision, by, at)) => ClaimStatus::Decided {
+            dates,
+            decision: decision.clone(),
+            by: by.clone(),
+            at: *at,
+        },
+        None if dates.remind_by < today => ClaimStatus::WindowClosed(dates),
+        None => ClaimStatus::Open(dates),
+    }
+}
+
+fn review_status(incident: &Incident, acks: &Acks) -> ReviewStatus {
+    if incident.false_positive {
+        return ReviewStatus::NotApplicable;
+    }
+    match (&acks.reviewed, incident.pir.stage()) {
+        (Some((stage, by, at)), current) if current.is_none_or(|c| c <= *stage) => {
+            ReviewStatus::Reviewed {
+                stage: *stage,
+                by: by.clone(),
+                at: *at,
+            }
+        }
+        (_, Some(stage)) => ReviewStatus::ToReview(stage),
+        (_, None) => ReviewStatus::NoPir,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::followup::test_incident;
+    use crate::incident::PirState;
+    use crate::incident::ack::{Ack, AckKind};
+    use crate::incident::notice::Step;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("ts")
+    }
+
+    fn policy() -> TenantPolicy {
+        TenantPolicy {
+            calendar: crate::followup::calendar::test_calendar(),
+            claim: ClaimPolicy {
+                billing_start_day: 1,
+                ..Default::default()
+            },
+            reminders: ReminderPolicy::default(),
+            notify_event_types: [EventType::ServiceIssue].into(),
+        }
+    }
+
+    fn ack(kind: AckKind) -> Acks {
+        Acks::from_records(&[Ack {
+            kind,
+            by: "ana".into(),
+            at: ts("2026-10-20T10:00:00Z"),
+        }])
+    }
+
+    fn final_pir() -> Incident {
+        let mut i = test_incident("2026-10-08T10:00:00Z");
+        i.pir = PirState::Final;
+        i.pir_seen = Some(ts("2026-10-19T08:00:00Z"));
+        i
+    }
+
+    #[test]
+    fn states_over_an_incidents_life() {
+        let none = BTreeSet::new();
+        let p = policy();
+        // (acks, now) → (claim, review, due keys)
+        let cases: [(Acks, &str, &str, &str, &[&str]); 5] = [
+            (
+                Acks::default(),
+                "2026-10-20T10:00:00Z",
+                "open",
+                "to_review",
+                &[],
+            ),
+            (
+                Acks::default(),
+                "2026-11-05T10:00:00Z",
+                "open",
+                "to_review",
+                &["pir_review-final-4"],
+            ),
+            (
+                ack(AckKind::Reviewed {
+                    stage: PirStage::Final,
+                }),
+                "2026-12-17T10:00:00Z",
+                "open",
+                "reviewed",
+                &["claim-d14"],
+            ),
+            (
+                ack(AckKind::Claimed {
+                    reference: Some("SR1".into()),
+                }),
+                "2026-12-17T10:00:00Z",
+                "claimed",
+                "to_review",
+                &["pir_review-final-5"],
+            ),
+            (
+                Acks::default(),
+                "2027-01-01T10:00:00Z",
+                "window_closed",
+                "to_review",
+                &["pir_review-final-5", "window_closed-once"],
+            ),
+        ];
+        for (acks, now, claim, review, due) in cases {
+            let f = assess(&final_pir(), &acks, &none, &p, ts(now));
+            let got: Vec<String> = f.due.iter().map(|r| r.key.to_string()).collect();
+            assert_eq!(
+                (f.claim.as_str(), f.review.as_str(), got),
+                (claim, review, due.iter().map(|s| s.to_string()).collect()),
+                "at {now}"
+            );
+        }
+    }
+
+    /// Defect 3 of issue 7: an incident recorded silently on the first poll (resolved, with a
+    /// PIR, claim window closed) still got "review the PIR" reminders.
+    #[test]
+    fn an_incident_recorded_silently_gets_no_follow_ups() {
+        let mut i = final_pir();
+        i.announced = false;
+        let f = assess(
+            &i,
+            &Acks::default(),
+            &BTreeSet::new(),
+            &policy(),
+            ts("2026-11-05T10:00:00Z"),
+        );
+        assert!(f.schedule.is_empty() && f.due.is_empty() && f.next.is_none());
+        assert_eq!(f.review.as_str(), "to_review", "the state is still shown");
+    }
+
+    #[test]
+    fn event_types_that_send_no_mail_get_no_reminders() {
+        let mut i = final_pir();
+        i.event_type = EventType::PlannedMaintenance;
+        let f = assess(
+            &i,
+            &Acks::default(),
+            &BTreeSet::new(),
+            &policy(),
+            ts("2026-11-05T10:00:00Z"),
+        );
+        assert!(f.schedule.is_empty());
+        assert_eq!(f.claim, ClaimStatus::NotApplicable);
+    }
+
+    #[test]
+    fn a_queued_reminder_stops_applying_once_acknowledged_or_late() {
+        let i = final_pir();
+        let p = policy();
+        let key = ReminderKey {
+            series: Series::Claim,
+            step: Step::DaysBefore(14),
+        };
+        let open = assess(
+            &i,
+            &Acks::default(),
+            &BTreeSet::new(),
+            &p,
+            ts("2026-12-17T10:00:00Z"),
+        );
+        assert!(open.still_applies(key));
+        let filed = ack(AckKind::NoClaim { reason: None });
+        let after = assess(&i, &filed, &BTreeSet::new(), &p, ts("2026-12-17T10:00:00Z"));
+        assert!(!after.still_applies(key));
+        let late = assess(
+            &i,
+            &Acks::default(),
+            &BTreeSet::new(),
+            &p,
+            ts("2027-01-01T10:00:00Z"),
+        );
+        assert!(!late.still_applies(key), "the window closed meanwhile");
+        // The window ends at local midnight after Dec 31 (Europe/Amsterdam, UTC+1).
+        assert_eq!(
+            open.claim_window_end(&p.calendar),
+            Some(ts("2026-12-31T23:00:00Z"))
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Acknowledgements: what the team said it did about an incident. They are the silences of
+//! pirwatch's notification pipeline: a recorded acknowledgement stops its reminders.
+//!
+//! The PIR review is acknowledged per PIR stage, so a Final PIR published after the team read
+//! the Preliminary one asks to be read again; a claim is filed or declined once.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::PirState;
+
+/// A published stage of a Post-Incident Review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PirStage {
+    Preliminary,
+    Final,
+}
+
+impl PirStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Preliminary => "preliminary",
+            Self::Final => "final",
+        }
+    }
+
+    /// `Preliminary` or `Final`, for people.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Preliminary => "Preliminary",
+            Self::Final => "Final",
+        }
+    }
+}
+
+impl PirState {
+    /// The published stage, if any.
+    pub fn stage(self) -> Option<PirStage> {
+        match self {
+            Self::None => None,
+            Self::Preliminary => Some(PirStage::Preliminary),
+            Self::Final => Some(PirStage::Final),
+        }
+    }
+}
+
+/// What was acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AckKind {
+    /// The PIR was read, up to this stage.
+    Reviewed { stage: PirStage },
+    /// The claim was filed, under this support request.
+    Claimed { reference: Option<String> },
+    /// No claim will be filed.
+    NoClaim { reason: Option<String> },
+}
+
+/// An acknowledgement: what, by whom, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    #[serde(flatten)]
+    pub kind: AckKind,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// How the claim was decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimDecision {
+    Claimed { reference: Option<String> },
+    Declined { reason: Option<String> },
+}
+
+/// An incident's acknowledgements, summarised for deciding what is still open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acks {
+    /// The newest PIR stage acknowledged as reviewed, with who and when.
+    pub reviewed: Option<(PirStage, String, Timestamp)>,
+    /// The claim's decision, with who and when.
+    pub claim: Option<(ClaimDecision, String, Timestamp)>,
+}
+
+impl Acks {
+    /// Summarises the stored acknowledgements of one incident.
+    pub fn from_records(records: &[Ack]) -> Self {
+        let mut out = Self::default();
+        for a in records {
+            match &a.kind {
+                AckKind::Reviewed { stage } => {
+                    if out.reviewed.as_ref().is_none_or(|(s, _, _)| stage > s) {
+                        out.reviewed = Some((*stage, a.by.clone(), a.at));
+                    }
+                }
+                AckKind::Claimed { reference } => {
+                    let d = ClaimDecision::Claimed {
+                        reference: reference.clone(),
+                    };
+                    out.claim = Some((d, a.by.clone(), a.at));
+                }
+                AckKind::NoClaim { reason } => {
+                    let d = ClaimDecision::Declined {
+                        reason: reason.clone(),
+                    };
+                    out.claim = Some((d, a.by.clone(), a.at));
+                }
+            }
+        }
+        out
+    }
+
+    /// True when the PIR at `pir` has been acknowledged as read.
+    pub fn reviewed(&self, pir: PirState) -> bool {
+        match (pir.stage(), &self.reviewed) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(stage), Some((done, _, _))) => *done >= stage,
+        }
+    }
+
+    /// True when the claim was filed or declined.
+    pub fn claim_decided(&self) -> bool {
+        self.claim.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(kind: AckKind) -> Ack {
+        Ack {
+            kind,
+            by: "ana".into(),
+            at: "2026-11-01T10:00:00Z".parse().expect("ts"),
+        }
+    }
+
+    #[test]
+    fn a_reviewed_preliminary_pir_leaves_the_final_one_to_review() {
+        let acks = Acks::from_records(&[ack(AckKind::Reviewed {
+            stage: PirStage::Preliminary,
+        })]);
+        assert!(acks.reviewed(PirState::Preliminary));
+        assert!(!acks.reviewed(PirState::Final));
+        let acks = Acks::from_records(&[
+            ack(AckKind::Reviewed {
+                stage: PirStage::Final,
+            }),
+            ack(AckKind::Reviewed {
+                stage: PirStage::Preliminary,
+            }),
+        ]);
+        assert!(acks.reviewed(PirState::Final));
+        assert!(!Acks::default().reviewed(PirState::Final));
+        assert!(!acks.claim_decided());
+    }
+
+    #[test]
+    fn the_last_claim_decision_counts() {
+        let acks = Acks::from_records(&[
+            ack(AckKind::NoClaim { reason: None }),
+            ack(AckKind::Claimed {
+                reference: Some("SR1".into()),
+            }),
+        ]);
+        assert!(matches!(
+            acks.claim,
+            Some((ClaimDecision::Claimed { .. }, _, _))
+        ));
+    }
+}

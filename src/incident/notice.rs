@@ -1,0 +1,294 @@
+//! Notices: what pirwatch decided to tell a receiver, stored typed in the outbox and rendered
+//! only when it is sent, so a mail says what is true at send time.
+//!
+//! A notice is identified by what it is about (never by when it was planned), so planning the
+//! same notice twice folds into one outbox row. Each receiver's delivery of it is tracked on
+//! its own.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::ack::PirStage;
+use super::ids::{MessageId, TenantName, TrackingId};
+
+/// The kind of a notice, which is also the headline it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    New,
+    Update,
+    Resolved,
+    Pir,
+    FalsePositive,
+    /// The first-poll digest of recent incidents with open follow-ups.
+    Digest,
+    /// A follow-up reminder (PIR review, claim, window closed, PIR nudge).
+    Reminder,
+}
+
+impl NoticeKind {
+    pub const ALL: [Self; 7] = [
+        Self::New,
+        Self::Update,
+        Self::Resolved,
+        Self::Pir,
+        Self::FalsePositive,
+        Self::Digest,
+        Self::Reminder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Update => "update",
+            Self::Resolved => "resolved",
+            Self::Pir => "pir",
+            Self::FalsePositive => "false_positive",
+            Self::Digest => "digest",
+            Self::Reminder => "reminder",
+        }
+    }
+}
+
+impl FromStr for NoticeKind {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// A stored value this version of pirwatch does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownValue(pub String);
+
+/// A reminder series, each stopped by its acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Series {
+    PirReview,
+    Claim,
+    WindowClosed,
+    PirNudge,
+}
+
+impl Series {
+    pub const ALL: [Self; 4] = [
+        Self::PirReview,
+        Self::Claim,
+        Self::WindowClosed,
+        Self::PirNudge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PirReview => "pir_review",
+            Self::Claim => "claim",
+            Self::WindowClosed => "window_closed",
+            Self::PirNudge => "pir_nudge",
+        }
+    }
+}
+
+impl FromStr for Series {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// Which reminder of its series: identified by what it is, never by its position in a list,
+/// so editing the schedule neither repeats nor skips one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The `n`th review reminder of this PIR stage.
+    Review { stage: PirStage, n: u32 },
+    /// The claim reminder this many days before the deadline.
+    DaysBefore(u32),
+    /// The series has one reminder.
+    Once,
+}
+
+/// A reminder's identity: its series and step (`claim-d14`, `pir_review-final-2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ReminderKey {
+    pub series: Series,
+    pub step: Step,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Review { stage, n } => write!(f, "{}-{n}", stage.as_str()),
+            Self::DaysBefore(d) => write!(f, "d{d}"),
+            Self::Once => f.write_str("once"),
+        }
+    }
+}
+
+impl FromStr for Step {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        let bad = || UnknownValue(s.to_owned());
+        if s == "once" {
+            return Ok(Self::Once);
+        }
+        if let Some(d) = s.strip_prefix('d') {
+            return d.parse().map(Self::DaysBefore).map_err(|_| bad());
+        }
+        let (stage, n) = s.split_once('-').ok_or_else(bad)?;
+        let stage = match stage {
+            "preliminary" => PirStage::Preliminary,
+            "final" => PirStage::Final,
+            _ => return Err(bad()),
+        };
+        Ok(Self::Review {
+            stage,
+            n: n.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+impl fmt::Display for ReminderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.series.as_str(), self.step)
+    }
+}
+
+/// Who a delivery goes to. Today: the tenant's own recipients; routes add named receivers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Receiver {
+    /// The `recipients` of the notice's tenant.
+    TenantRecipients,
+}
+
+impl Receiver {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TenantRecipients => "tenant",
+        }
+    }
+}
+
+impl FromStr for Receiver {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        match s {
+            "tenant" => Ok(Self::TenantRecipients),
+            _ => Err(UnknownValue(s.to_owned())),
+        }
+    }
+}
+
+/// A notice to queue: which incidents, which kind, which follow-up step, from when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Stable and unique: what the notice is about (see `notify::message_id`).
+    pub key: String,
+    pub tenant: TenantName,
+    pub kind: NoticeKind,
+    /// The incidents it is about (one, or several for a digest).
+    pub incidents: Vec<TrackingId>,
+    /// For reminders: which one.
+    pub reminder: Option<ReminderKey>,
+    /// For update mails: the updates published from this instant on are the news.
+    pub updates_from: Option<Timestamp>,
+    /// Not before this instant (working hours, for reminders and digests).
+    pub not_before: Timestamp,
+    /// One delivery per receiver, each with its own `Message-ID`.
+    pub deliveries: Vec<(Receiver, MessageId)>,
+}
+
+/// Where one delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting to be sent (or retried).
+    Queued,
+    /// Accepted by the receiver's server.
+    Sent,
+    /// Given up on after repeated permanent rejections.
+    Failed,
+    /// No longer true when it could be sent (e.g. acknowledged meanwhile): not sent.
+    Superseded,
+}
+
+impl DeliveryState {
+    pub const ALL: [Self; 4] = [Self::Queued, Self::Sent, Self::Failed, Self::Superseded];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
+impl FromStr for DeliveryState {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reminder_steps_round_trip() {
+        for step in [
+            Step::Review {
+                stage: PirStage::Final,
+                n: 2,
+            },
+            Step::Review {
+                stage: PirStage::Preliminary,
+                n: 11,
+            },
+            Step::DaysBefore(14),
+            Step::DaysBefore(0),
+            Step::Once,
+        ] {
+            assert_eq!(step.to_string().parse::<Step>(), Ok(step));
+        }
+        for bad in ["", "d", "dx", "final", "final-x", "later-1", "ONCE"] {
+            assert!(bad.parse::<Step>().is_err(), "{bad}");
+        }
+        let k = ReminderKey {
+            series: Series::Claim,
+            step: Step::DaysBefore(14),
+        };
+        assert_eq!(k.to_string(), "claim-d14");
+    }
+
+    #[test]
+    fn stored_enums_round_trip_and_reject_unknown_values() {
+        for k in NoticeKind::ALL {
+            assert_eq!(k.as_str().parse::<NoticeKind>(), Ok(k));
+        }
+        for s in Series::ALL {
+            assert_eq!(s.as_str().parse::<Series>(), Ok(s));
+        }
+        for s in DeliveryState::ALL {
+            assert_eq!(s.as_str().parse::<DeliveryState>(), Ok(s));
+        }
+        assert!("sent ".parse::<DeliveryState>().is_err());
+        assert!("reminders".parse::<NoticeKind>().is_err());
+    }
+}

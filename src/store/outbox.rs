@@ -1,0 +1,575 @@
+//! The outbox: notices (typed, rendered only when sent) and one delivery per notice and
+//! receiver. A notice is written in the same transaction as the change that causes it; a
+//! delivery is marked sent only after the receiver's server accepted it, so delivery is
+//! at-least-once and a re-send keeps its `Message-ID`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::sqlite::SqliteRow;
+
+use super::codec::ms;
+use super::{Store, StoreError, Tx};
+use crate::incident::notice::{
+    DeliveryState, Notice, NoticeKind, Receiver, ReminderKey, Series, Step,
+};
+use crate::incident::{MessageId, TenantName, TrackingId};
+
+const N: &str = "notifications";
+const D: &str = "deliveries";
+
+/// A queued delivery with its notice, as read back for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedDelivery {
+    pub key: String,
+    pub receiver: Receiver,
+    pub message_id: MessageId,
+    pub tenant: TenantName,
+    pub kind: NoticeKind,
+    pub incidents: Vec<TrackingId>,
+    pub reminder: Option<ReminderKey>,
+    pub updates_from: Option<Timestamp>,
+    /// When the notice was planned (the mail's `Date`).
+    pub planned: Timestamp,
+    pub attempts: i64,
+    pub rejections: i64,
+}
+
+/// A line of the mail log: Message-ID, kind, state, and the subject once sent.
+pub type MailLogEntry = (MessageId, NoticeKind, DeliveryState, Option<String>);
+
+/// The last mail about an incident, for `pirwatch incidents`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastMail {
+    pub kind: NoticeKind,
+    pub state: DeliveryState,
+    /// When it was sent, else when it was queued.
+    pub at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One delivery about an incident, for `pirwatch show` and `export`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailRecord {
+    pub kind: NoticeKind,
+    /// For reminders: which one (`claim-d14`).
+    pub reminder: Option<String>,
+    pub receiver: &'static str,
+    pub message_id: MessageId,
+    pub state: DeliveryState,
+    /// What it was sent with (none while queued).
+    pub subject: Option<String>,
+    pub queued: Timestamp,
+    pub sent: Option<Timestamp>,
+    pub error: Option<String>,
+}
+
+impl Store {
+    pub(super) async fn insert_notice(
+        &self,
+        tx: &mut Tx<'_>,
+        n: &Notice,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO notifications (key, tenant, kind, series, step, updates_from_ms, \
+             planned_ms, not_before_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&n.key)
+        .bind(n.tenant.as_str())
+        .bind(n.kind.as_str())
+        .bind(n.reminder.map(|r| r.series.as_str()))
+        .bind(n.reminder.map(|r| r.step.to_string()))
+        .bind(n.updates_from.map(ms))
+        .bind(ms(now))
+        .bind(ms(n.not_before.max(now)))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        for id in &n.incidents {
+            sqlx::query(
+                "INSERT INTO notification_incidents (key, tenant, tracking_id) VALUES ($1,$2,$3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&n.key)
+            .bind(n.tenant.as_str())
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        for (receiver, message_id) in &n.deliveries {
+            // A Message-ID shared by two notices is a bug in the scheme: fail, never drop.
+            sqlx::query(
+                "INSERT INTO deliveries (key, receiver, message_id, state, attempts, rejections, \
+                 next_attempt_ms) VALUES ($1,$2,$3,'queued',0,0,$4) \
+                 ON CONFLICT (key, receiver) DO NOTHING",
+            )
+            .bind(&n.key)
+            .bind(receiver.as_str())
+            .bind(message_id.as_str())
+            .bind(ms(now))
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Queued deliveries due at `now` (working hours) whose retry backoff ended by `retry_by`,
+    /// oldest first.
+    pub async fn due_deliveries(
+        &self,
+        now: Timestamp,
+        retry_by: Timestamp,
+    ) -> Result<Vec<QueuedDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.key, d.receiver, d.message_id, d.attempts, d.rejections, n.tenant, n.kind, \
+             n.series, n.step, n.updates_from_ms, n.planned_ms, ni.tracking_id \
+             FROM deliveries d JOIN notifications n ON n.key = d.key \
+             LEFT JOIN notification_incidents ni ON ni.key = n.key \
+             WHERE d.state = 'queued' AND n.not_before_ms <= $1 AND d.next_attempt_ms <= $2 \
+             ORDER BY n.planned_ms, d.message_id, ni.tracking_id",
+        )
+        .bind(ms(now))
+        .bind(ms(retry_by))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut out: Vec<QueuedDelivery> = Vec::new();
+        for r in &rows {
+            let message_id = MessageId::new(self.get::<String>(r, "message_id")?);
+            let tracking_id: Option<String> = self.get(r, "tracking_id")?;
+            if let Some(last) = out.last_mut().filter(|d| d.message_id == message_id) {
+                last.incidents.extend(tracking_id.map(TrackingId::new));
+                continue;
+            }
+            out.push(QueuedDelivery {
+                key: self.get(r, "key")?,
+                receiver: self.word(r, D, "receiver")?,
+                message_id,
+                tenant: TenantName::new(self.get::<String>(r, "tenant")?),
+                kind: self.word(r, N, "kind")?,
+                incidents: tracking_id.map(TrackingId::new).into_iter().collect(),
+                reminder: self.reminder_of(r)?,
+                updates_from: self.opt_time(r, N, "updates_from_ms")?,
+                planned: self.time(r, N, "planned_ms")?,
+                attempts: self.get(r, "attempts")?,
+                rejections: self.get(r, "rejections")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The reminder a notification row is, if it is one.
+    fn reminder_of(&self, r: &SqliteRow) -> Result<Option<ReminderKey>, StoreError> {
+        let series: Option<Series> = self.opt_word(r, N, "series")?;
+        let step: Option<Step> = self.opt_word(r, N, "step")?;
+        match (series, step) {
+            (Some(series), Some(step)) => Ok(Some(ReminderKey { series, step })),
+            (None, None) => Ok(None),
+            _ => Err(self.corrupt(N, "step", "series and step must both be set".into())),
+        }
+    }
+
+    /// The reminder steps already planned (queued, sent or superseded) per incident of
+    /// `tenant` (of every tenant when `None`), in one query.
+    pub async fn sent_steps(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<HashMap<(String, TrackingId), BTreeSet<ReminderKey>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ni.tenant, ni.tracking_id, n.series, n.step FROM notifications n JOIN \
+             notification_incidents ni ON ni.key = n.key WHERE ($1 IS NULL OR n.tenant = $1) \
+             AND n.series IS NOT NULL",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut out: HashMap<(String, TrackingId), BTreeSet<ReminderKey>> = HashMap::new();
+        for r in &rows {
+            let id = (
+                self.get::<String>(r, "tenant")?,
+                TrackingId::new(self.get::<String>(r, "tracking_id")?),
+            );
+            if let Some(key) = self.reminder_of(r)? {
+                out.entry(id).or_default().insert(key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first mail actually sent about an incident to `receiver` (digests aside): the root
+    /// its later mails reply to.
+    pub async fn thread_root(
+        &self,
+        tenant: &str,
+        tracking_id: &str,
+        receiver: &Receiver,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let row = sqlx::query(
+            "SELECT d.message_id FROM deliveries d JOIN notifications n ON n.key = d.key \
+             JOIN notification_incidents ni ON ni.key = d.key WHERE ni.tenant = $1 AND \
+             ni.tracking_id = $2 AND d.receiver = $3 AND d.state = 'sent' AND n.kind <> 'digest' \
+             ORDER BY d.sent_ms, d.message_id LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(tracking_id)
+        .bind(receiver.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.map(|r| Ok(MessageId::new(self.get::<String>(&r, "message_id")?)))
+            .transpose()
+    }
+
+    /// The receiver's server accepted the delivery, sent with `subject`.
+    pub async fn mark_sent(
+        &self,
+        d: &QueuedDelivery,
+        subject: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.finish(d, DeliveryState::Sent, Some(subject), None, at)
+            .await
+    }
+
+    /// The notice was no longer true when it could be sent: it is not sent.
+    pub async fn mark_superseded(
+        &self,
+        d: &QueuedDelivery,
+        why: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.finish(d, DeliveryState::Superseded, None, Some(why), at)
+            .await
+    }
+
+    async fn finish(
+        &self,
+        d: &QueuedDelivery,
+        state: DeliveryState,
+        subject: Option<&str>,
+        note: Option<&str>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sent = state == DeliveryState::Sent;
+        sqlx::query(
+            "UPDATE deliveries SET state = $1, sent_ms = COALESCE($2, sent_ms), \
+             attempts = attempts + $3, last_error = $4, subject = COALESCE($5, subject) \
+             WHERE key = $6 AND receiver = $7",
+        )
+        .bind(state.as_str())
+        .bind(sent.then(|| ms(at)))
+        .bind(i64::from(sent))
+        .bind(note)
+        .bind(subject)
+        .bind(&d.key)
+        .bind(d.receiver.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Delivery failed; try again at `next`. A permanent rejection counts towards giving up;
+    /// `give_up` marks the delivery failed for good.
+    pub async fn mark_attempt_failed(
+        &self,
+        d: &QueuedDelivery,
+        error: &str,
+        permanent: bool,
+        give_up: bool,
+        next: Timestamp,
+    ) -> Result<(), StoreError> {
+        let state = if give_up {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Queued
+        };
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, rejections = rejections + $1, \
+             last_error = $2, next_attempt_ms = $3, state = $4 WHERE key = $5 AND receiver = $6",
+        )
+        .bind(i64::from(permanent))
+        .bind(error)
+        .bind(ms(next))
+        .bind(state.as_str())
+        .bind(&d.key)
+        .bind(d.receiver.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Deliveries queued and due at `now`, and when the oldest of them was planned.
+    pub async fn queue_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(n.planned_ms) AS oldest FROM deliveries d JOIN \
+             notifications n ON n.key = d.key WHERE d.state = 'queued' AND n.not_before_ms <= $1",
+        )
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok((self.get(&row, "n")?, self.opt_time(&row, N, "oldest")?))
+    }
+
+    /// The latest mail about each incident, keyed by (tenant, tracking id): one query.
+    pub async fn last_mails(&self) -> Result<HashMap<(String, TrackingId), LastMail>, StoreError> {
+        let mut out = HashMap::new();
+        for (key, mails) in self.mails_by_incident(None).await? {
+            if let Some(m) = mails.into_iter().last() {
+                out.insert(key, last_mail(m));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every delivery about one incident, oldest first.
+    pub async fn mails_about(
+        &self,
+        tenant: &str,
+        tracking_id: &str,
+    ) -> Result<Vec<MailRecord>, StoreError> {
+        let key = (tenant.to_owned(), TrackingId::from(tracking_id));
+        Ok(self
+            .mails_by_incident(Some((tenant, tracking_id)))
+            .await?
+            .remove(&key)
+            .unwrap_or_default())
+    }
+
+    /// Every delivery per incident (of one incident when `only` says which), oldest first.
+    pub async fn mails_by_incident(
+        &self,
+        only: Option<(&str, &str)>,
+    ) -> Result<HashMap<(String, TrackingId), Vec<MailRecord>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ni.tenant, ni.tracking_id, n.kind, n.series, n.step, n.planned_ms, \
+             d.receiver, d.message_id, d.state, d.subject, d.sent_ms, d.last_error \
+             FROM notification_incidents ni JOIN notifications n ON n.key = ni.key \
+             JOIN deliveries d ON d.key = ni.key \
+             WHERE ($1 IS NULL OR ni.tenant = $1) AND ($2 IS NULL OR ni.tracking_id = $2) \
+             ORDER BY n.planned_ms, d.message_id",
+        )
+        .bind(only.map(|o| o.0))
+        .bind(only.map(|o| o.1))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut out: HashMap<(String, TrackingId), Vec<MailRecord>> = HashMap::new();
+        for r in &rows {
+            let key = (
+                self.get::<String>(r, "tenant")?,
+                TrackingId::new(self.get::<String>(r, "tracking_id")?),
+            );
+            let receiver: Receiver = self.word(r, D, "receiver")?;
+            out.entry(key).or_default().push(MailRecord {
+                kind: self.word(r, N, "kind")?,
+                reminder: self.reminder_of(r)?.map(|k| k.to_string()),
+                receiver: receiver.as_str(),
+                message_id: MessageId::new(self.get::<String>(r, "message_id")?),
+                state: self.word(r, D, "state")?,
+                subject: self.get(r, "subject")?,
+                queued: self.time(r, N, "planned_ms")?,
+                sent: self.opt_time(r, D, "sent_ms")?,
+                error: self.get(r, "last_error")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every delivery, oldest first: (Message-ID, kind, state, subject once sent).
+    pub async fn mail_log(&self) -> Result<Vec<MailLogEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.message_id, n.kind, d.state, d.subject FROM deliveries d JOIN notifications n \
+             ON n.key = d.key ORDER BY n.planned_ms, d.message_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    MessageId::new(self.get::<String>(r, "message_id")?),
+                    self.word(r, N, "kind")?,
+                    self.word(r, D, "state")?,
+                    self.get(r, "subject")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+fn last_mail(m: MailRecord) -> LastMail {
+    LastMail {
+        kind: m.kind,
+        state: m.state,
+        at: m.sent.unwrap_or(m.queued),
+        error: m.error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::store;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("ts")
+    }
+
+    fn notice(key: &str, kind: NoticeKind, ids: &[&str]) -> Notice {
+        Notice {
+            key: key.into(),
+            tenant: "t".into(),
+            kind,
+            incidents: ids.iter().map(|i| TrackingId::from(*i)).collect(),
+            reminder: None,
+            updates_from: None,
+            not_before: ts("2026-11-01T09:00:00Z"),
+            deliveries: vec![(
+                Receiver::TenantRecipients,
+                MessageId::new(format!("<{key}@x>")),
+            )],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_notice_planned_twice_is_one_row_and_deliveries_move_through_their_states() {
+        let (_dir, store) = store().await;
+        let now = ts("2026-11-01T08:00:00Z");
+        let mut reminder = notice("r1", NoticeKind::Reminder, &["A"]);
+        reminder.reminder = Some(ReminderKey {
+            series: Series::Claim,
+            step: Step::DaysBefore(7),
+        });
+        let digest = notice("d1", NoticeKind::Digest, &["A", "B"]);
+        store
+            .queue(&[reminder.clone(), digest.clone()], now)
+            .await
+            .expect("queue");
+        store.queue(&[reminder.clone()], now).await.expect("again");
+        // Not before working hours.
+        assert!(
+            store
+                .due_deliveries(now, now)
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        let at9 = ts("2026-11-01T09:00:00Z");
+        let due = store.due_deliveries(at9, at9).await.expect("due");
+        assert_eq!(due.len(), 2);
+        assert_eq!(due[0].kind, NoticeKind::Digest);
+        assert_eq!(
+            due[0].incidents,
+            [TrackingId::from("A"), TrackingId::from("B")]
+        );
+        assert_eq!(due[1].reminder, reminder.reminder);
+        let steps = store.sent_steps(Some("t")).await.expect("steps");
+        assert_eq!(steps[&("t".to_owned(), TrackingId::from("A"))].len(), 1);
+
+        store
+            .mark_sent(&due[0], "digest subject", at9)
+            .await
+            .expect("sent");
+        let later = ts("2026-11-01T10:00:00Z");
+        store
+            .mark_attempt_failed(&due[1], "451 later", false, false, later)
+            .await
+            .expect("failed");
+        assert!(
+            store
+                .due_deliveries(at9, at9)
+                .await
+                .expect("backoff")
+                .is_empty()
+        );
+        let again = store.due_deliveries(later, later).await.expect("retry");
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        store
+            .mark_superseded(&again[0], "claim filed", later)
+            .await
+            .expect("superseded");
+        assert_eq!(store.queue_stats(later).await.expect("stats").0, 0);
+        let mails = store.mails_about("t", "A").await.expect("mails");
+        let states: Vec<_> = mails.iter().map(|m| m.state).collect();
+        assert_eq!(states, [DeliveryState::Sent, DeliveryState::Superseded]);
+        assert_eq!(mails[0].subject.as_deref(), Some("digest subject"));
+        assert_eq!(store.last_mails().await.expect("last").len(), 2);
+        // A digest is never a thread root.
+        assert_eq!(
+            store
+                .thread_root("t", "A", &Receiver::TenantRecipients)
+                .await
+                .expect("root"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_thread_root_is_the_first_mail_actually_sent() {
+        let (_dir, store) = store().await;
+        let now = ts("2026-11-01T10:00:00Z");
+        store
+            .queue(
+                &[
+                    notice("new", NoticeKind::New, &["A"]),
+                    notice("upd", NoticeKind::Update, &["A"]),
+                ],
+                now,
+            )
+            .await
+            .expect("queue");
+        let due = store.due_deliveries(now, now).await.expect("due");
+        store
+            .mark_attempt_failed(&due[0], "550", true, true, now)
+            .await
+            .expect("failed");
+        store.mark_sent(&due[1], "s", now).await.expect("sent");
+        let root = store
+            .thread_root("t", "A", &Receiver::TenantRecipients)
+            .await
+            .expect("root");
+        assert_eq!(root, Some(MessageId::new("<upd@x>")));
+    }
+
+    #[tokio::test]
+    async fn two_notices_can_never_share_a_message_id() {
+        let (_dir, store) = store().await;
+        let now = ts("2026-11-01T10:00:00Z");
+        let mut b = notice("b", NoticeKind::New, &["B"]);
+        b.deliveries = notice("a", NoticeKind::New, &["A"]).deliveries;
+        let err = store
+            .queue(&[notice("a", NoticeKind::New, &["A"]), b], now)
+            .await
+            .expect_err("duplicate Message-ID");
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_stored_state_is_an_error_naming_table_and_column() {
+        let (_dir, store) = store().await;
+        let now = ts("2026-11-01T10:00:00Z");
+        store
+            .queue(&[notice("a", NoticeKind::New, &["A"])], now)
+            .await
+            .expect("queue");
+        sqlx::query("UPDATE deliveries SET state = 'lost'")
+            .execute(&store.pool)
+            .await
+            .expect("update");
+        let err = store.mail_log().await.expect_err("unknown state");
+        assert!(err.to_string().contains("deliveries.state"), "{err}");
+    }
+}

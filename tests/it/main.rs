@@ -1,0 +1,14 @@
+//! pirwatch's integration tests, in one binary (one link, one shared harness): each module
+//! talks to the real `pirwatch` binary or library over real sockets — the fake ARM, the aiosmtpd
+//! SMTP sink, local token endpoints — set up by [`support`].
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod arm;
+mod auth;
+mod daemon;
+mod followup;
+mod pipeline;
+mod service;
