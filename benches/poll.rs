@@ -2,6 +2,8 @@
 //! subscription, 2 pages each, none of them mailed), first on an empty store and again with
 //! nothing changed. Prints wall time, ARM requests and peak RSS. Run: `cargo bench --bench poll`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 

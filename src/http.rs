@@ -48,6 +48,8 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The bound address: with port 0 the system picks one, and this line says which.
+    let addr = listener.local_addr()?;
     tracing::info!(%addr, "HTTP listener: /healthz /readyz /metrics");
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -1,7 +1,7 @@
 //! End to end through the real binary: fake ARM → pirwatch once → real SMTP server.
 
 use crate::support::arm::{Ev, FakeArm};
-use crate::support::smtp::{Security, SinkOptions, SmtpSink, free_port};
+use crate::support::smtp::{PortReservation, Security, SinkOptions, SmtpSink};
 use crate::support::{Env, Setup, TOKEN, World, days_ago, hours_ago};
 
 async fn once(env: &Env) -> crate::support::Run {
@@ -193,8 +193,8 @@ async fn first_poll_mails_active_incidents_and_one_digest_of_open_follow_ups() {
 async fn smtp_outage_delays_mail_and_delivers_it_exactly_once() {
     let env = Env::new();
     let arm = FakeArm::start(TOKEN).await;
-    let port = free_port();
-    env.write_config(&Setup::new(&arm.base, port));
+    let port = PortReservation::new();
+    env.write_config(&Setup::new(&arm.base, port.port));
     // Nothing to send: no SMTP needed.
     assert_eq!(once(&env).await.code, 0);
     arm.set_events(
@@ -213,7 +213,7 @@ async fn smtp_outage_delays_mail_and_delivers_it_exactly_once() {
             .is_some_and(|e| !e.is_empty())
     );
     // SMTP comes back: delivered once, and never again.
-    let sink = SmtpSink::start_on(env.path(), port, &SinkOptions::default());
+    let sink = SmtpSink::start_on(env.path(), &port, &SinkOptions::default());
     let r = once(&env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sink.messages().len(), 1);
@@ -226,8 +226,8 @@ async fn smtp_outage_delays_mail_and_delivers_it_exactly_once() {
 async fn a_kill_between_smtp_acceptance_and_commit_resends_once_with_the_same_message_id() {
     let env = Env::new();
     let arm = FakeArm::start(TOKEN).await;
-    let port = free_port();
-    env.write_config(&Setup::new(&arm.base, port));
+    let port = PortReservation::new();
+    env.write_config(&Setup::new(&arm.base, port.port));
     assert_eq!(once(&env).await.code, 0);
     arm.set_events(
         "sub-a",
@@ -238,7 +238,7 @@ async fn a_kill_between_smtp_acceptance_and_commit_resends_once_with_the_same_me
         hold_after_data: Some(30.0),
         ..Default::default()
     };
-    let sink = SmtpSink::start_on(env.path(), port, &hold);
+    let sink = SmtpSink::start_on(env.path(), &port, &hold);
     let mut child = env.command(&["once"]).spawn().expect("spawn");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while sink.messages().is_empty() {
@@ -250,7 +250,7 @@ async fn a_kill_between_smtp_acceptance_and_commit_resends_once_with_the_same_me
     }
     child.kill().await.expect("kill -9 pirwatch");
     drop(sink);
-    let sink = SmtpSink::start_on(env.path(), port, &SinkOptions::default());
+    let sink = SmtpSink::start_on(env.path(), &port, &SinkOptions::default());
     let r = once(&env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let m = sink.messages();

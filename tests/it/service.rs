@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::arm::{Ev, FakeArm};
-use crate::support::smtp::{SinkOptions, SmtpSink, free_port};
+use crate::support::smtp::{SinkOptions, SmtpSink};
 use crate::support::{Env, Setup, TOKEN, World, hours_ago, signal, wait_for};
 
 /// Datagrams received on the notify socket so far.
@@ -39,8 +39,8 @@ async fn runs_as_a_systemd_service_with_health_metrics_and_reload() {
         sink,
         mut setup,
     } = World::new().await;
-    let port = free_port();
-    setup.extra = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    // Port 0: the daemon binds a free port and logs which.
+    setup.extra = "[http]\nlisten = \"127.0.0.1:0\"\n".to_owned();
     env.write_config(&setup);
     arm.set_events(
         "sub-a",
@@ -59,7 +59,18 @@ async fn runs_as_a_systemd_service_with_health_metrics_and_reload() {
         .spawn()
         .expect("spawn run");
     let pid = child.id().expect("pid");
-    let base = format!("http://127.0.0.1:{port}");
+    let mut addr = None;
+    wait_for("the HTTP listener's address in the log", 20, || {
+        addr = log(&log_path)
+            .lines()
+            .filter(|l| l.contains("HTTP listener"))
+            .find_map(|l| l.split("addr=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .map(str::to_owned);
+        addr.is_some()
+    })
+    .await;
+    let base = format!("http://{}", addr.expect("address"));
 
     let mut notes = Vec::new();
     wait_for("READY=1", 20, || {

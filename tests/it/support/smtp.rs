@@ -65,12 +65,28 @@ pub fn python() -> PathBuf {
     venv
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// A port on 127.0.0.1 held by the test: bound but not listening, so connections to it are
+/// refused — an SMTP server that is down — until a sink is started on it. Never released while
+/// the test runs, so no other test can take it.
+pub struct PortReservation {
+    socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl PortReservation {
+    pub fn new() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        socket.bind(&addr.into()).expect("bind 127.0.0.1:0");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .expect("bound port");
+        Self { socket, port }
+    }
 }
 
 /// Writes a test CA and a `localhost` leaf signed by it into `dir`: ca.pem, cert.pem, key.pem.
@@ -97,34 +113,34 @@ pub fn make_certs(dir: &Path) -> PathBuf {
 }
 
 impl SmtpSink {
-    /// Starts a sink on a free port (retrying if another test took the port first).
+    /// Starts a sink on a port the system picks (it reports the port when ready).
     pub fn start(dir: &Path, opts: &SinkOptions) -> Self {
-        for _ in 0..4 {
-            if let Some(sink) = Self::try_start(dir, free_port(), opts) {
-                return sink;
-            }
-        }
-        Self::start_on(dir, free_port(), opts)
+        Self::launch(dir, None, opts)
     }
 
-    /// Starts a sink on `port`, keeping mail in `dir/maildir`; panics with its log if it fails.
-    pub fn start_on(dir: &Path, port: u16, opts: &SinkOptions) -> Self {
-        Self::try_start(dir, port, opts).unwrap_or_else(|| {
-            panic!(
-                "SMTP sink did not start on port {port}; its stderr:\n{}",
-                std::fs::read_to_string(dir.join("smtp-sink.log")).unwrap_or_default()
-            )
-        })
+    /// Starts a sink on a port the test holds (see [`PortReservation`]).
+    pub fn start_on(dir: &Path, port: &PortReservation, opts: &SinkOptions) -> Self {
+        Self::launch(dir, Some(port), opts)
     }
 
-    fn try_start(dir: &Path, port: u16, opts: &SinkOptions) -> Option<Self> {
+    /// Keeps mail in `dir/maildir`; panics with the sink's log if it does not start.
+    fn launch(dir: &Path, reserved: Option<&PortReservation>, opts: &SinkOptions) -> Self {
+        use std::os::fd::AsRawFd;
         let maildir = dir.join("maildir");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_sink.py");
         let mut cmd = Command::new(python());
-        cmd.arg(script)
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--maildir")
+        cmd.arg(script);
+        match reserved {
+            // The child inherits the bound socket (no close-on-exec) and listens on it.
+            Some(r) => {
+                r.socket.set_cloexec(false).expect("pass the socket on");
+                cmd.arg("--fd").arg(r.socket.as_raw_fd().to_string());
+            }
+            None => {
+                cmd.arg("--port").arg("0");
+            }
+        }
+        cmd.arg("--maildir")
             .arg(&maildir)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("smtp-sink.log")).expect("sink log"));
@@ -147,24 +163,34 @@ impl SmtpSink {
         if let Some(h) = opts.hold_after_data {
             cmd.arg("--hold-after-data").arg(h.to_string());
         }
-        let mut child = cmd
-            .spawn()
-            .expect("start the SMTP sink (python + aiosmtpd)");
+        let spawned = cmd.spawn();
+        if let Some(r) = reserved {
+            r.socket
+                .set_cloexec(true)
+                .expect("keep the socket to this process");
+        }
+        let mut child = spawned.expect("start the SMTP sink (python + aiosmtpd)");
         let stdout = child.stdout.take().expect("sink stdout");
         let mut line = String::new();
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read the sink's READY line");
-        if !line.starts_with("READY") {
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse::<u16>().ok());
+        let Some(port) = port else {
             let _ = child.kill();
             let _ = child.wait();
-            return None;
-        }
-        Some(Self {
+            panic!(
+                "SMTP sink did not start; its stderr:\n{}",
+                std::fs::read_to_string(dir.join("smtp-sink.log")).unwrap_or_default()
+            );
+        };
+        Self {
             child,
             port,
             maildir,
-        })
+        }
     }
 
     /// Every message received so far, oldest first.
