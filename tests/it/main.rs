@@ -11,4 +11,5 @@ mod auth;
 mod daemon;
 mod followup;
 mod pipeline;
+mod reshape;
 mod service;
