@@ -144,12 +144,11 @@ async fn runs_as_a_systemd_service_with_health_metrics_and_reload() {
     }
 
     // The watchdog is fed, and the status line says how the last poll went.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    drain(&socket, &mut notes);
-    assert!(
-        notes.iter().filter(|n| n.contains("WATCHDOG=1")).count() >= 2,
-        "{notes:?}"
-    );
+    wait_for("two watchdog pings", 10, || {
+        drain(&socket, &mut notes);
+        notes.iter().filter(|n| n.contains("WATCHDOG=1")).count() >= 2
+    })
+    .await;
     assert!(
         notes
             .iter()
