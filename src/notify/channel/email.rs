@@ -140,12 +140,19 @@ impl Mailer {
             }
             Self::Directory { dir, from } => {
                 let message = build_message(mail, from)?;
-                let name = format!(
-                    "{}-{}-{}.eml",
-                    mail.date.as_millisecond(),
-                    mail.kind,
-                    encode_token(mail.message_id.trim_matches(['<', '>']))
-                );
+                // The id's local part is unique and file-safe when pirwatch made it; anything
+                // else is encoded.
+                let id = mail.message_id.trim_matches(['<', '>']);
+                let local = id.split_once('@').map_or(id, |(l, _)| l);
+                let safe = local
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=.".contains(c));
+                let local = if safe {
+                    local.to_owned()
+                } else {
+                    encode_token(local)
+                };
+                let name = format!("{}-{}-{local}.eml", mail.date.as_millisecond(), mail.kind);
                 tokio::fs::create_dir_all(dir)
                     .await
                     .and(tokio::fs::write(dir.join(name), message.formatted()).await)
