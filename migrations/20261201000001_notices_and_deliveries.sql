@@ -53,9 +53,33 @@ CREATE TABLE deliveries (
     sent_ms         BIGINT,
     -- The subject it was sent (or superseded) with, for the record.
     subject         TEXT,
+    -- A failed delivery an operator has dealt with (`pirwatch outbox dismiss`).
+    dismissed_by    TEXT,
+    dismissed_ms    BIGINT,
     PRIMARY KEY (key, receiver)
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_ms);
+
+-- Each recipient address of a delivery: one rejected address never stops the others. An
+-- address with no row has not been tried yet.
+CREATE TABLE delivery_recipients (
+    key        TEXT   NOT NULL,
+    receiver   TEXT   NOT NULL,
+    address    TEXT   NOT NULL,
+    -- sent, deferred (a temporary failure), rejected (permanently, counting) or failed (given up)
+    state      TEXT   NOT NULL,
+    rejections BIGINT NOT NULL,
+    last_error TEXT,
+    at_ms      BIGINT NOT NULL,
+    PRIMARY KEY (key, receiver, address)
+);
+
+-- One row, rewritten before each delivery round: a store that cannot take this write (disk
+-- full, read-only) cannot record a delivery either, so nothing is sent until it can.
+CREATE TABLE write_probe (
+    id    BIGINT PRIMARY KEY,
+    at_ms BIGINT NOT NULL
+);
 
 -- The old outbox, carried over. Its reminder steps were positions in a list: positions of the
 -- default claim schedule (14, 7, 3, 1 days) map to what they were; review steps to the Final

@@ -56,6 +56,11 @@ pub struct ClaimLabels {
     pub tracking_id: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
 /// Every metric pirwatch exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -68,6 +73,7 @@ pub struct Metrics {
     pub events_seen: Family<TenantLabels, Counter>,
     pub incidents: Family<StateLabels, Gauge>,
     pub notifications: Family<MailLabels, Counter>,
+    pub recipients: Family<OutcomeLabels, Counter>,
     pub queued: Gauge,
     pub oldest_queued_seconds: Gauge,
     pub claim_deadline_seconds: Family<ClaimLabels, Gauge>,
@@ -78,9 +84,30 @@ pub struct Metrics {
     failing: Mutex<Vec<(String, String)>>,
     /// The last SMTP error, cleared by a success.
     smtp_error: Mutex<Option<String>>,
-    /// Until when the scheduler is known to be making progress (ms since the epoch): the
-    /// systemd watchdog is fed only while this lies in the future.
-    alive_until_ms: AtomicI64,
+    /// Per task, until when it is known to be making progress (ms since the epoch): the
+    /// systemd watchdog is fed only while every task's lies in the future.
+    alive_until_ms: [AtomicI64; 2],
+}
+
+/// The daemon's long-running tasks, each with its own liveness: a long delivery allowance can
+/// never hide a dead poller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Polls Azure every interval.
+    Poller = 0,
+    /// Drains the outbox.
+    Deliverer = 1,
+}
+
+impl Task {
+    pub const ALL: [Self; 2] = [Self::Poller, Self::Deliverer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Poller => "poller",
+            Self::Deliverer => "deliverer",
+        }
+    }
 }
 
 fn poll_buckets() -> Histogram {
@@ -105,6 +132,7 @@ impl Metrics {
             events_seen: Family::default(),
             incidents: Family::default(),
             notifications: Family::default(),
+            recipients: Family::default(),
             queued: Gauge::default(),
             oldest_queued_seconds: Gauge::default(),
             claim_deadline_seconds: Family::default(),
@@ -112,7 +140,7 @@ impl Metrics {
             last_poll_ms: AtomicI64::new(0),
             failing: Mutex::new(Vec::new()),
             smtp_error: Mutex::new(None),
-            alive_until_ms: AtomicI64::new(0),
+            alive_until_ms: [AtomicI64::new(0), AtomicI64::new(0)],
             registry: Registry::default(),
         };
         registry.register("polls", "Scope polls by outcome", m.polls.clone());
@@ -148,8 +176,13 @@ impl Metrics {
         );
         registry.register(
             "notifications",
-            "Mails by kind and outcome (queued, sent, deferred, failed)",
+            "Mails by kind and outcome (queued, sent, deferred, failed, superseded)",
             m.notifications.clone(),
+        );
+        registry.register(
+            "recipients",
+            "Recipients of delivery attempts by outcome (sent, deferred, rejected, failed: given up)",
+            m.recipients.clone(),
         );
         registry.register(
             "notifications_queued",
@@ -215,18 +248,32 @@ impl Metrics {
         self.smtp_error.lock().ok().and_then(|e| e.clone())
     }
 
-    /// The scheduler made progress and expects the next within `d` (e.g. a request timeout,
-    /// or a `Retry-After` wait): until then it counts as alive.
-    pub fn alive_for(&self, d: std::time::Duration) {
+    /// `task` made progress and expects the next within `d` (e.g. a request timeout, or a
+    /// `Retry-After` wait): until then it counts as alive.
+    pub fn alive_for(&self, task: Task, d: std::time::Duration) {
         let until = jiff::Timestamp::now()
             .as_millisecond()
             .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        self.alive_until_ms.fetch_max(until, Ordering::Relaxed);
+        self.alive_until_ms[task as usize].fetch_max(until, Ordering::Relaxed);
     }
 
-    /// Whether the scheduler is alive at `now`.
+    /// Whether `task` is alive at `now`.
+    pub fn task_alive(&self, task: Task, now: jiff::Timestamp) -> bool {
+        self.alive_until_ms[task as usize].load(Ordering::Relaxed) >= now.as_millisecond()
+    }
+
+    /// Whether every task is alive at `now`.
     pub fn is_alive(&self, now: jiff::Timestamp) -> bool {
-        self.alive_until_ms.load(Ordering::Relaxed) >= now.as_millisecond()
+        Task::ALL.into_iter().all(|t| self.task_alive(t, now))
+    }
+
+    /// Counts what became of one recipient of one delivery attempt.
+    pub fn recipient_outcome(&self, outcome: &str) {
+        self.recipients
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts one ARM response (or transport failure).
@@ -248,14 +295,19 @@ mod tests {
         let m = Metrics::new();
         let now = jiff::Timestamp::now();
         assert!(!m.is_alive(now), "not alive before the scheduler says so");
-        // A Retry-After wait of 5 minutes keeps it alive through the wait...
-        m.alive_for(Duration::from_secs(300));
+        m.alive_for(Task::Deliverer, Duration::from_secs(3600));
+        // A Retry-After wait of 5 minutes keeps the poller alive through the wait...
+        m.alive_for(Task::Poller, Duration::from_secs(300));
         assert!(m.is_alive(now + jiff::SignedDuration::from_secs(290)));
         // ... and a shorter promise made meanwhile does not cut that short.
-        m.alive_for(Duration::from_secs(10));
+        m.alive_for(Task::Poller, Duration::from_secs(10));
         assert!(m.is_alive(now + jiff::SignedDuration::from_secs(290)));
-        // With no further progress it lapses, and the watchdog stops being fed.
-        assert!(!m.is_alive(now + jiff::SignedDuration::from_secs(400)));
+        // With no further progress it lapses, and the watchdog stops being fed — however long
+        // the delivery task's allowance.
+        let later = now + jiff::SignedDuration::from_secs(400);
+        assert!(!m.is_alive(later));
+        assert!(m.task_alive(Task::Deliverer, later));
+        assert!(!m.task_alive(Task::Poller, later));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub(super) async fn demo(out: &Path) -> anyhow::Result<ExitCode> {
     let daemon = Daemon::new(config.clone(), store, Source::Demo(demo), mailer);
     let stop = CancellationToken::new();
     for at in steps.into_iter().chain([now]) {
-        daemon.cycle(at, at, &stop).await?;
+        daemon.cycle(at, &stop).await?;
     }
     print_demo_summary(&daemon, &config, out).await?;
     daemon.store().close().await;

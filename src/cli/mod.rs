@@ -4,6 +4,7 @@
 //! healthcheck), `records` (incidents, ack, show, export) and `demo`.
 
 mod demo;
+mod outbox;
 mod records;
 mod service;
 
@@ -125,11 +126,38 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "markdown")]
         format: ExportFormat,
     },
+    /// Mail that waits or was given up on: list it, retry it now, or dismiss it.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
     /// Run the real pipeline over a built-in demo incident; mails become .eml files.
     Demo {
         /// Directory for the demo's store and mails.
         #[arg(long, default_value = "pirwatch-demo")]
         out: PathBuf,
+    },
+}
+
+/// What `pirwatch outbox` does.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Every delivery still queued or failed, with each recipient's state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a queued or failed delivery due now (its given-up recipients included).
+    Retry {
+        /// The delivery's Message-ID, as `outbox list` prints it.
+        id: String,
+    },
+    /// Record that a failed delivery was dealt with, so `once` stops counting it.
+    Dismiss {
+        id: String,
+        /// Who dealt with it (default: $SUDO_USER, else $USER).
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -223,8 +251,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
+        Command::Outbox { action } => match action {
+            OutboxAction::List { json } => outbox::list(&cli.config, json).await,
+            OutboxAction::Retry { id } => outbox::retry(&cli.config, &id).await,
+            OutboxAction::Dismiss { id, by } => outbox::dismiss(&cli.config, &id, by).await,
+        },
         Command::Demo { out } => demo::demo(&out).await,
     }
+}
+
+/// Who runs a command that records something: `--by`, else `$SUDO_USER`, else `$USER`.
+pub(crate) fn who(by: Option<String>) -> anyhow::Result<String> {
+    by.or_else(|| std::env::var("SUDO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|b| !b.trim().is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!("who is this? pass --by NAME ($SUDO_USER and $USER are unset)")
+        })
 }
 
 /// Loads and validates the config, secret files included.

@@ -130,10 +130,7 @@ pub(super) async fn ack(
         AckWhat::Claimed { reference } => AckKind::Claimed { reference },
         AckWhat::NoClaim { reason } => AckKind::NoClaim { reason },
     };
-    let by = by
-        .or_else(|| std::env::var("SUDO_USER").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned());
+    let by = super::who(by)?;
     let what = match &kind {
         AckKind::Reviewed { stage } => format!("{} PIR reviewed", stage.word()),
         AckKind::Claimed { reference } => match reference {

@@ -95,24 +95,31 @@ pub(super) async fn once(path: &Path) -> anyhow::Result<ExitCode> {
     let store = open_store(&config).await?;
     let daemon = daemon_with(config, store, Arc::new(Metrics::new()))?;
     let now = Timestamp::now();
-    let report = daemon
-        .cycle(now, Timestamp::MAX, &CancellationToken::new())
-        .await?;
+    let report = daemon.cycle(now, &CancellationToken::new()).await?;
     daemon.store().close().await;
-    let ok =
-        report.poll.scopes_failed == 0 && report.still_queued == 0 && report.delivery.failed == 0;
+    // Exit 1 while a due mail waits, or a delivery failed for good and nobody dealt with it
+    // (`pirwatch outbox retry|dismiss`), so a periodic `once` says so without failing forever.
+    let ok = report.poll.scopes_failed == 0 && report.still_queued == 0 && report.failed == 0;
     eprintln!(
-        "pirwatch once: {} scope(s) polled, {} failed; {} event(s), {} skipped; {} mail(s) queued, \
-         {} sent, {} deferred, {} failed, {} still queued",
+        "pirwatch once: {} scope(s) polled, {} failed; {} event(s), {} skipped; {} mail(s) and \
+         {} reminder(s) queued; {} sent, {} deferred, {} superseded; {} still queued, {} failed \
+         for good{}",
         report.poll.scopes_ok,
         report.poll.scopes_failed,
         report.poll.events,
         report.poll.skipped,
         report.poll.mails_queued,
+        report.poll.reminders_queued,
         report.delivery.sent,
         report.delivery.deferred,
-        report.delivery.failed,
-        report.still_queued
+        report.delivery.superseded,
+        report.still_queued,
+        report.failed,
+        if report.failed > 0 {
+            " (see `pirwatch outbox list`)"
+        } else {
+            ""
+        },
     );
     Ok(if ok {
         ExitCode::SUCCESS

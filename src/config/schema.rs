@@ -141,13 +141,20 @@ pub struct SmtpConfig {
     pub from: lettre::message::Mailbox,
     /// Extra CA certificate (PEM) trusted for the server, for private CAs.
     pub ca_file: Option<PathBuf>,
-    /// Time limit of one SMTP conversation.
+    /// Time limit of one whole SMTP conversation (connect, greeting, every command, DATA).
     #[serde(default = "default_smtp_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// The first retry of a failed delivery waits this long after the failure, doubling with
+    /// each further failure, at most an hour.
+    #[serde(default = "default_retry_backoff", deserialize_with = "duration")]
+    pub retry_backoff: Duration,
 }
 
 const fn default_security() -> SmtpSecurity {
     SmtpSecurity::Starttls
+}
+const fn default_retry_backoff() -> Duration {
+    Duration::from_secs(30)
 }
 const fn default_smtp_timeout() -> Duration {
     Duration::from_secs(30)

@@ -82,6 +82,13 @@ fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
             "must be more than 0s and at most 10m",
         );
     }
+    let backoff = file.smtp.retry_backoff;
+    if backoff < Duration::from_secs(1) || backoff > Duration::from_secs(3600) {
+        return fail(
+            KeyPath::key("smtp").then("retry_backoff"),
+            "must be 1s to 1h",
+        );
+    }
     Ok(())
 }
 

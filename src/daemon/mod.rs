@@ -3,9 +3,15 @@
 //! loop around it. A poll returns a value ([`PollOutcome`]) that metrics and the systemd status
 //! read; the steps share no mutable state.
 //!
+//! `run` drives two loops side by side: the poller (a poll every `poll.interval`) and the
+//! deliverer (drains the outbox whenever a poll queued something, and every 30 s for retries).
+//! Polling never waits for delivery, so a stuck mail server delays neither the next poll nor
+//! the reminders of other tenants; each loop has its own liveness for the watchdog.
+//!
 //! Time is a parameter of every step, so tests and the demo can run a cycle at any instant.
 //! Shutdown is a `CancellationToken`: a poll in flight is abandoned (nothing of it was
-//! committed), a delivery in flight is finished, then the loop returns.
+//! committed), an SMTP conversation in flight is dropped (the mail stays queued), then `run`
+//! returns.
 
 pub mod outcome;
 mod tenant;
@@ -17,7 +23,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Task};
 use crate::notify::channel::email::Mailer;
 use crate::notify::deliver::{DeliveryReport, Notifier};
 use crate::notify::message_id::MessageIds;
@@ -65,6 +71,8 @@ impl Daemon {
             renderer: Renderer::new(),
             domain: domain.clone(),
             demo: source.is_demo(),
+            retry_backoff: config.smtp.retry_backoff,
+            unwritable: Default::default(),
         };
         Self {
             config,
@@ -90,42 +98,34 @@ impl Daemon {
         &self.store
     }
 
-    /// One full cycle at `now`: poll, plan reminders, then deliver what is due (retrying
-    /// deliveries whose backoff ends by `retry_by`).
+    /// One full cycle at `now`: poll, plan reminders, then deliver what is due (what waits
+    /// for its retry backoff keeps waiting).
     pub async fn cycle(
         &self,
         now: Timestamp,
-        retry_by: Timestamp,
         stop: &CancellationToken,
     ) -> Result<CycleReport, CycleError> {
         let poll = tokio::select! {
             r = self.poll(now) => r?,
             () = stop.cancelled() => return Ok(CycleReport::default()),
         };
-        let delivery = self.deliver(now, retry_by, stop).await?;
+        let delivery = self.deliver(now, stop).await?;
         Ok(CycleReport {
             poll: poll.report(),
             delivery,
             still_queued: self.store.queue_stats(now).await?.0,
+            failed: self.store.failed_undismissed().await?,
         })
     }
 
-    /// Delivers queued notices due at `now` whose backoff ends by `retry_by`.
+    /// Delivers the queued notices due at `now`.
     pub async fn deliver(
         &self,
         now: Timestamp,
-        retry_by: Timestamp,
         stop: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
         self.notifier
-            .deliver_due(
-                &self.store,
-                &self.config,
-                now,
-                retry_by,
-                stop,
-                &self.metrics,
-            )
+            .deliver_due(&self.store, &self.config, now, stop, &self.metrics)
             .await
     }
 
@@ -142,43 +142,103 @@ impl Daemon {
         Ok(outcome)
     }
 
-    /// Polls every `interval` and delivers due mail between polls, until `stop` is cancelled
-    /// or `reload` is notified. A poll in flight is abandoned on either; a delivery in flight
-    /// is finished first.
+    /// Polls every `interval` and delivers due mail beside it, until `stop` is cancelled or
+    /// `reload` is notified.
     pub async fn run(
         &self,
         interval: Duration,
         stop: &CancellationToken,
         reload: &tokio::sync::Notify,
     ) -> RunEnd {
-        let tick = interval.min(Duration::from_secs(30));
-        let mut next_poll = tokio::time::Instant::now();
+        let done = CancellationToken::new();
+        let end = stop.child_token();
+        let queued = tokio::sync::Notify::new();
+        let ended = async {
+            let why = tokio::select! {
+                () = stop.cancelled() => RunEnd::Stopped,
+                () = reload.notified() => RunEnd::Reload,
+            };
+            done.cancel();
+            why
+        };
+        let (why, (), ()) = tokio::join!(
+            ended,
+            self.poller(interval, &done, &queued),
+            self.deliverer(&done, &queued),
+        );
+        drop(end);
+        why
+    }
+
+    /// Polls every `interval`; tells the deliverer when a poll finished.
+    async fn poller(
+        &self,
+        interval: Duration,
+        done: &CancellationToken,
+        queued: &tokio::sync::Notify,
+    ) {
+        let mut next = tokio::time::Instant::now();
         loop {
-            self.metrics.alive_for(tick + Duration::from_secs(60));
+            self.metrics.alive_for(Task::Poller, interval + POLL_SLACK);
+            tokio::select! {
+                () = done.cancelled() => return,
+                () = tokio::time::sleep_until(next) => {}
+            }
+            next = tokio::time::Instant::now() + interval;
             let now = Timestamp::now();
-            if tokio::time::Instant::now() >= next_poll {
-                next_poll = tokio::time::Instant::now() + interval;
-                match self.cycle(now, now, stop).await {
-                    Ok(r) => {
-                        log_cycle(&r);
-                        crate::service::status(&outcome::status_line(now, &r));
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cycle failed; retrying next interval");
-                        crate::service::status(&format!("last cycle failed: {e}"));
-                    }
+            let polled = tokio::select! {
+                r = self.poll(now) => r,
+                () = done.cancelled() => return,
+            };
+            match polled {
+                Ok(p) => {
+                    let r = CycleReport {
+                        poll: p.report(),
+                        ..CycleReport::default()
+                    };
+                    log_cycle(&r);
+                    crate::service::status(&outcome::status_line(now, &r));
                 }
-            } else if let Err(e) = self.deliver(now, now, stop).await {
-                tracing::error!(error = %e, "delivering mail failed");
+                Err(e) => {
+                    tracing::error!(error = %e, "poll failed; retrying next interval");
+                    crate::service::status(&format!("last poll failed: {e}"));
+                }
+            }
+            queued.notify_one();
+        }
+    }
+
+    /// Delivers what is due whenever a poll finished, and every 30 s for retries.
+    async fn deliverer(&self, done: &CancellationToken, queued: &tokio::sync::Notify) {
+        loop {
+            self.metrics
+                .alive_for(Task::Deliverer, DELIVERY_TICK + POLL_SLACK);
+            match self.deliver(Timestamp::now(), done).await {
+                Ok(r) if r.sent + r.deferred + r.failed + r.superseded > 0 => {
+                    tracing::info!(
+                        sent = r.sent,
+                        deferred = r.deferred,
+                        failed = r.failed,
+                        superseded = r.superseded,
+                        "delivery round done"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "delivering mail failed; retrying"),
             }
             tokio::select! {
-                () = stop.cancelled() => return RunEnd::Stopped,
-                () = reload.notified() => return RunEnd::Reload,
-                () = tokio::time::sleep(tick) => {}
+                () = done.cancelled() => return,
+                () = queued.notified() => {}
+                () = tokio::time::sleep(DELIVERY_TICK) => {}
             }
         }
     }
 }
+
+/// How often the deliverer looks for retries that came due.
+const DELIVERY_TICK: Duration = Duration::from_secs(30);
+/// Room on top of a loop's own period before the watchdog counts it as hung.
+const POLL_SLACK: Duration = Duration::from_secs(60);
 
 fn log_cycle(r: &CycleReport) {
     tracing::info!(

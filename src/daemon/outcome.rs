@@ -77,8 +77,10 @@ pub struct PollReport {
 pub struct CycleReport {
     pub poll: PollReport,
     pub delivery: DeliveryReport,
-    /// Deliveries still queued after delivery.
+    /// Deliveries still queued and due after delivery.
     pub still_queued: i64,
+    /// Deliveries failed for good that no operator has dismissed.
+    pub failed: i64,
 }
 
 impl PollOutcome {

@@ -246,6 +246,71 @@ impl FromStr for DeliveryState {
     }
 }
 
+/// Where one recipient address of a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientState {
+    /// Its server accepted the mail.
+    Sent,
+    /// A temporary failure: retried.
+    Deferred,
+    /// Rejected for good by the server; retried a few times in case that was a mistake since
+    /// fixed.
+    Rejected,
+    /// Given up on.
+    Failed,
+}
+
+impl RecipientState {
+    pub const ALL: [Self; 4] = [Self::Sent, Self::Deferred, Self::Rejected, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Deferred => "deferred",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Still to be tried again.
+    pub fn pending(self) -> bool {
+        matches!(self, Self::Deferred | Self::Rejected)
+    }
+}
+
+impl FromStr for RecipientState {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+/// One recipient address of a delivery, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecipientRecord {
+    pub address: String,
+    pub state: RecipientState,
+    /// Permanent rejections so far.
+    pub rejections: i64,
+    pub error: Option<String>,
+}
+
+/// What one delivery attempt changes (see `notify::settle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The recipients tried this time, with their new records.
+    pub recipients: Vec<RecipientRecord>,
+    pub state: DeliveryState,
+    /// When to try again (while queued).
+    pub next_attempt: Timestamp,
+    /// The first failure of this attempt, for people.
+    pub error: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +352,9 @@ mod tests {
         }
         for s in DeliveryState::ALL {
             assert_eq!(s.as_str().parse::<DeliveryState>(), Ok(s));
+        }
+        for s in RecipientState::ALL {
+            assert_eq!(s.as_str().parse::<RecipientState>(), Ok(s));
         }
         assert!("sent ".parse::<DeliveryState>().is_err());
         assert!("reminders".parse::<NoticeKind>().is_err());

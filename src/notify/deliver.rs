@@ -10,46 +10,81 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 
 use crate::config::{Config, Tenant};
 use crate::followup::claim::{ClaimDates, claim_of};
 use crate::followup::schedule::Reminder;
 use crate::followup::{ClaimStatus, FollowUp, ReviewStatus, assess};
 use crate::incident::ack::Acks;
-use crate::incident::notice::{ReminderKey, Series};
+use crate::incident::notice::{DeliveryState, RecipientState, ReminderKey, Series};
 use crate::incident::{Incident, NoticeKind};
-use crate::metrics::{MailLabels, Metrics};
+use crate::metrics::{MailLabels, Metrics, Task};
 use crate::notify::channel::email::{Mailer, OutgoingMail};
+use crate::notify::channel::smtp::SmtpFailure;
 use crate::notify::ics;
 use crate::notify::render::{MailContext, Renderer};
+use crate::notify::settle::{self, MAX_REJECTIONS};
 use crate::store::{QueuedDelivery, Store, StoreError};
-
-/// After this many permanent rejections a delivery is marked failed.
-pub const MAX_REJECTIONS: i64 = 3;
 
 /// What one delivery round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryReport {
+    /// Delivered to every recipient still to reach (or given up on some of them).
     pub sent: usize,
-    /// Failed this time, will be retried.
+    /// Some recipient failed this time and will be retried.
     pub deferred: usize,
     /// Given up on.
     pub failed: usize,
     /// No longer true when they could be sent: not sent.
     pub superseded: usize,
+    /// Nothing was sent: the store cannot be written.
+    pub paused: bool,
 }
 
-/// Backoff before the next try: 30 s, doubling, at most one hour.
-pub fn retry_delay(attempts: i64) -> Duration {
-    let exp = u32::try_from(attempts.clamp(0, 7)).unwrap_or(7);
-    Duration::from_secs(30u64.saturating_mul(1 << exp)).min(Duration::from_secs(3600))
+impl DeliveryReport {
+    fn count(&mut self, state: DeliveryState) {
+        match state {
+            DeliveryState::Sent => self.sent += 1,
+            DeliveryState::Queued => self.deferred += 1,
+            DeliveryState::Failed => self.failed += 1,
+            DeliveryState::Superseded => self.superseded += 1,
+        }
+    }
 }
 
-/// How long one delivery may keep the daemon from its other work before the watchdog counts
-/// it as hung: the SMTP time limit (connect, then each reply) with room for the conversation.
+/// Logs what became of an attempt's recipients.
+fn log_attempt(
+    d: &QueuedDelivery,
+    outcomes: &[(String, Result<(), SmtpFailure>)],
+    s: &crate::incident::notice::Settlement,
+) {
+    let accepted = outcomes.iter().filter(|(_, r)| r.is_ok()).count();
+    match s.state {
+        DeliveryState::Sent => tracing::info!(message_id = %d.message_id, kind = d.kind.as_str(),
+            tenant = %d.tenant, recipients = accepted, "mail sent"),
+        DeliveryState::Failed => tracing::error!(message_id = %d.message_id, tenant = %d.tenant,
+            error = s.error.as_deref().unwrap_or(""), "mail given up on for every recipient \
+            (see `pirwatch outbox list`)"),
+        _ => tracing::warn!(message_id = %d.message_id, tenant = %d.tenant, accepted,
+            error = s.error.as_deref().unwrap_or(""), retry_at = %s.next_attempt,
+            "mail not delivered to every recipient; will retry"),
+    }
+    for r in s
+        .recipients
+        .iter()
+        .filter(|r| r.state == RecipientState::Failed)
+    {
+        tracing::error!(message_id = %d.message_id, tenant = %d.tenant, recipient = %r.address,
+            error = r.error.as_deref().unwrap_or(""), "recipient rejected {MAX_REJECTIONS} \
+            times; given up on");
+    }
+}
+
+/// How long one delivery may take before the watchdog counts the delivery task as hung: the
+/// time limit of the whole SMTP conversation, with room for rendering and recording.
 pub fn delivery_allowance(smtp_timeout: Duration) -> Duration {
-    smtp_timeout.saturating_mul(3) + Duration::from_secs(60)
+    smtp_timeout + Duration::from_secs(60)
 }
 
 /// What sends mail and how it looks.
@@ -61,6 +96,37 @@ pub struct Notifier {
     pub domain: String,
     /// Mails from the built-in demo say so.
     pub demo: bool,
+    /// The first retry's wait (`smtp.retry_backoff`).
+    pub retry_backoff: Duration,
+    /// Says "the store cannot be written" at most once a minute.
+    pub unwritable: UnwritableWarning,
+}
+
+/// Rate-limits the warning that the store cannot be written, and says when it can again.
+#[derive(Debug, Default)]
+pub struct UnwritableWarning {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl UnwritableWarning {
+    fn warn(&self, e: &StoreError) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            tracing::error!(error = %e, "the store cannot be written: not delivering until it \
+                can (nothing is lost; queued mail waits)");
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut last) = self.last.lock()
+            && last.take().is_some()
+        {
+            tracing::info!("the store can be written again: delivering");
+        }
+    }
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
@@ -85,25 +151,51 @@ impl Notifier {
         }
     }
 
-    /// Sends every queued delivery due at `now` whose retry backoff has ended by `retry_by`.
-    /// Stops early, leaving the rest queued, when `stop` is cancelled.
+    /// Sends every queued delivery due at `now` whose retry backoff has ended by then. Stops
+    /// early, leaving the rest queued, when `stop` is cancelled — also in the middle of an SMTP
+    /// conversation, whose connection is then dropped, never reused. When the store cannot be
+    /// written (disk full, read-only), nothing is sent: a mail that could not be recorded as
+    /// sent would be sent again and again.
     pub async fn deliver_due(
         &self,
         store: &Store,
         config: &Config,
         now: Timestamp,
-        retry_by: Timestamp,
         stop: &tokio_util::sync::CancellationToken,
         metrics: &Metrics,
     ) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
-        for d in store.due_deliveries(now, retry_by).await? {
+        let due = store.due_deliveries(now, now).await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        if let Err(e) = store.probe_write(now).await {
+            self.unwritable.warn(&e);
+            report.paused = true;
+            return Ok(report);
+        }
+        self.unwritable.clear();
+        let started = std::time::Instant::now();
+        // Failures are dated when they happen, so backoff counts from them.
+        let clock = || now.checked_add(started.elapsed()).unwrap_or(now);
+        for d in due {
             if stop.is_cancelled() {
                 break;
             }
-            metrics.alive_for(delivery_allowance(config.smtp.timeout));
+            metrics.alive_for(Task::Deliverer, delivery_allowance(config.smtp.timeout));
             let outcome = match self.compose(store, config, &d, now).await? {
-                Composed::Mail(mail) => self.send(store, &d, &mail, now, &mut report).await?,
+                Composed::Mail(mail) => {
+                    let s = tokio::select! {
+                        r = self.attempt(store, &d, &mail, clock) => r?,
+                        () = stop.cancelled() => break,
+                    };
+                    metrics.set_smtp_error(s.error.clone());
+                    for r in &s.recipients {
+                        metrics.recipient_outcome(r.state.as_str());
+                    }
+                    report.count(s.state);
+                    s.state.as_str()
+                }
                 Composed::Superseded(why) => {
                     store.mark_superseded(&d, &why, now).await?;
                     tracing::info!(message_id = %d.message_id, tenant = %d.tenant, why = %why,
@@ -112,9 +204,9 @@ impl Notifier {
                     "superseded"
                 }
                 Composed::Undeliverable(why) => {
-                    store.mark_attempt_failed(&d, &why, true, true, now).await?;
+                    store.mark_undeliverable(&d, &why).await?;
                     tracing::error!(message_id = %d.message_id, tenant = %d.tenant, error = %why,
-                        "cannot be sent; marked failed (see `pirwatch incidents`)");
+                        "cannot be sent; marked failed (see `pirwatch outbox list`)");
                     report.failed += 1;
                     "failed"
                 }
@@ -130,49 +222,35 @@ impl Notifier {
         Ok(report)
     }
 
-    async fn send(
+    /// One attempt at one delivery: to every recipient not yet done, then settled and recorded.
+    async fn attempt(
         &self,
         store: &Store,
         d: &QueuedDelivery,
         mail: &OutgoingMail,
-        now: Timestamp,
-        report: &mut DeliveryReport,
-    ) -> Result<&'static str, StoreError> {
-        let sent = self.mailer.send(mail).await;
-        match sent {
-            Ok(()) => {
-                store
-                    .mark_sent(d, &mail.subject, Timestamp::now().max(now))
-                    .await?;
-                tracing::info!(message_id = %d.message_id, kind = d.kind.as_str(),
-                    tenant = %d.tenant, recipients = mail.to.len(), "mail sent");
-                report.sent += 1;
-                Ok("sent")
+        clock: impl Fn() -> Timestamp,
+    ) -> Result<crate::incident::notice::Settlement, StoreError> {
+        let before = store.recipients(d).await?;
+        let pending: Vec<lettre::Address> = mail
+            .to
+            .iter()
+            .map(|m| m.email.clone())
+            .filter(|a| before.get(&a.to_string()).is_none_or(|r| r.state.pending()))
+            .collect();
+        let outcomes: Vec<(String, Result<(), SmtpFailure>)> = if pending.is_empty() {
+            Vec::new()
+        } else {
+            let names: Vec<String> = pending.iter().map(ToString::to_string).collect();
+            match self.mailer.send(mail, &pending).await {
+                Ok(each) => each.into_iter().map(|(a, r)| (a.to_string(), r)).collect(),
+                Err(f) => settle::all_failed(&names, &f),
             }
-            Err(e) => {
-                let rejections = d.rejections + i64::from(e.permanent);
-                let give_up = e.permanent && rejections >= MAX_REJECTIONS;
-                let delay = SignedDuration::try_from(retry_delay(d.attempts))
-                    .unwrap_or(SignedDuration::from_hours(1));
-                let next = now.checked_add(delay).unwrap_or(now);
-                store
-                    .mark_attempt_failed(d, &e.message, e.permanent, give_up, next)
-                    .await?;
-                if give_up {
-                    tracing::error!(message_id = %d.message_id, tenant = %d.tenant, error = %e,
-                        "mail rejected {MAX_REJECTIONS} times; marked failed \
-                        (see `pirwatch incidents`)");
-                    report.failed += 1;
-                    Ok("failed")
-                } else {
-                    tracing::warn!(message_id = %d.message_id, tenant = %d.tenant, error = %e,
-                        permanent = e.permanent, retry_at = %next,
-                        "mail not delivered; will retry");
-                    report.deferred += 1;
-                    Ok("deferred")
-                }
-            }
-        }
+        };
+        let at = clock();
+        let s = settle::settle(&before, &outcomes, d.attempts, self.retry_backoff, at);
+        store.settle_attempt(d, &s, &mail.subject, at).await?;
+        log_attempt(d, &outcomes, &s);
+        Ok(s)
     }
 
     /// Renders a delivery from the store's state at `now`.
@@ -308,22 +386,13 @@ fn why_superseded(f: &FollowUp, key: ReminderKey) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(retry_delay(0), Duration::from_secs(30));
-        assert_eq!(retry_delay(1), Duration::from_secs(60));
-        assert_eq!(retry_delay(6), Duration::from_secs(1920));
-        assert_eq!(retry_delay(7), Duration::from_secs(3600));
-        assert_eq!(retry_delay(1000), Duration::from_secs(3600));
-    }
-
     /// Defect 7 of issue 7: the watchdog allowed a fixed 120 s per mail, so a longer
     /// `smtp.timeout` let systemd restart pirwatch in the middle of a delivery.
     #[test]
     fn the_watchdog_allowance_grows_with_the_smtp_timeout() {
         for secs in [10, 30, 120, 300, 600] {
             let timeout = Duration::from_secs(secs);
-            assert!(delivery_allowance(timeout) > timeout * 2, "{secs}s");
+            assert!(delivery_allowance(timeout) > timeout, "{secs}s");
         }
         assert!(delivery_allowance(Duration::from_secs(300)) > Duration::from_secs(120));
     }

@@ -1,6 +1,7 @@
 //! Notifications: plan which notices observations and due follow-ups cause ([`plan`], with the
 //! Message-ID scheme in [`message_id`]), render them when they are sent ([`render`], [`ics`]),
-//! and deliver them through a channel ([`channel`]) by draining the outbox ([`deliver`]).
+//! and deliver them through a channel ([`channel`]) by draining the outbox ([`deliver`], each
+//! attempt settled per recipient by [`settle`]).
 
 pub mod channel;
 pub mod deliver;
@@ -8,3 +9,4 @@ pub mod ics;
 pub mod message_id;
 pub mod plan;
 pub mod render;
+pub mod settle;

@@ -1,5 +1,6 @@
 //! The durable store: incidents and their updates ([`incidents`]), the outbox of notices and
-//! their deliveries ([`outbox`]), acknowledgements ([`acks`]) and polled scopes ([`scopes`]).
+//! their deliveries ([`outbox`], each delivery's recipients and fate in [`deliveries`]),
+//! acknowledgements ([`acks`]) and polled scopes ([`scopes`]).
 //! It speaks the domain's types ([`crate::incident`]) and nothing else: it never learns how a
 //! diff or a policy is made.
 //!
@@ -15,6 +16,7 @@
 
 pub mod acks;
 mod codec;
+pub mod deliveries;
 pub mod incidents;
 pub mod outbox;
 pub mod scopes;
@@ -29,6 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::incident::IncidentWrite;
 use crate::incident::notice::Notice;
 
+pub use deliveries::OutboxEntry;
 pub use outbox::{LastMail, MailRecord, QueuedDelivery};
 pub use scopes::ScopeOutcome;
 
@@ -44,7 +47,7 @@ pub enum StoreError {
         path: String,
         source: sqlx::migrate::MigrateError,
     },
-    #[error("state store {path}: {source}")]
+    #[error("state store {path}: {source}{hint}", hint = condition(source).map(|c| format!(" ({c})")).unwrap_or_default())]
     Query { path: String, source: sqlx::Error },
     #[error("state store {path}: {table}.{column}: {message}")]
     Corrupt {
@@ -59,6 +62,31 @@ pub enum StoreError {
         what: &'static str,
         source: serde_json::Error,
     },
+}
+
+/// What an SQLite failure means for an operator, when it is about the disk.
+fn condition(e: &sqlx::Error) -> Option<&'static str> {
+    let code = match e {
+        sqlx::Error::Database(db) => db.code()?.parse::<i64>().ok()?,
+        sqlx::Error::Io(io) if io.raw_os_error() == Some(28) => return Some("disk full"),
+        sqlx::Error::Io(io) if io.raw_os_error() == Some(30) => return Some("read-only"),
+        _ => return None,
+    };
+    // Extended result codes keep the primary code in the low byte.
+    match code & 0xff {
+        13 => Some("disk full"),
+        8 => Some("read-only"),
+        14 => Some("cannot open the database file"),
+        10 => Some("disk I/O error"),
+        _ => None,
+    }
+}
+
+impl StoreError {
+    /// True when the store cannot be written: disk full, read-only, or an I/O error.
+    pub fn is_unwritable(&self) -> bool {
+        matches!(self, Self::Query { source, .. } if condition(source).is_some())
+    }
 }
 
 /// The durable store.
@@ -193,6 +221,19 @@ impl Store {
             self.insert_notice(&mut tx, n, now).await?;
         }
         tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A small real write: fails when the store cannot take one (disk full, read-only).
+    pub async fn probe_write(&self, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO write_probe (id, at_ms) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+        )
+        .bind(codec::ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 

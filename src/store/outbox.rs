@@ -226,86 +226,6 @@ impl Store {
             .transpose()
     }
 
-    /// The receiver's server accepted the delivery, sent with `subject`.
-    pub async fn mark_sent(
-        &self,
-        d: &QueuedDelivery,
-        subject: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.finish(d, DeliveryState::Sent, Some(subject), None, at)
-            .await
-    }
-
-    /// The notice was no longer true when it could be sent: it is not sent.
-    pub async fn mark_superseded(
-        &self,
-        d: &QueuedDelivery,
-        why: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.finish(d, DeliveryState::Superseded, None, Some(why), at)
-            .await
-    }
-
-    async fn finish(
-        &self,
-        d: &QueuedDelivery,
-        state: DeliveryState,
-        subject: Option<&str>,
-        note: Option<&str>,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let sent = state == DeliveryState::Sent;
-        sqlx::query(
-            "UPDATE deliveries SET state = $1, sent_ms = COALESCE($2, sent_ms), \
-             attempts = attempts + $3, last_error = $4, subject = COALESCE($5, subject) \
-             WHERE key = $6 AND receiver = $7",
-        )
-        .bind(state.as_str())
-        .bind(sent.then(|| ms(at)))
-        .bind(i64::from(sent))
-        .bind(note)
-        .bind(subject)
-        .bind(&d.key)
-        .bind(d.receiver.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Delivery failed; try again at `next`. A permanent rejection counts towards giving up;
-    /// `give_up` marks the delivery failed for good.
-    pub async fn mark_attempt_failed(
-        &self,
-        d: &QueuedDelivery,
-        error: &str,
-        permanent: bool,
-        give_up: bool,
-        next: Timestamp,
-    ) -> Result<(), StoreError> {
-        let state = if give_up {
-            DeliveryState::Failed
-        } else {
-            DeliveryState::Queued
-        };
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, rejections = rejections + $1, \
-             last_error = $2, next_attempt_ms = $3, state = $4 WHERE key = $5 AND receiver = $6",
-        )
-        .bind(i64::from(permanent))
-        .bind(error)
-        .bind(ms(next))
-        .bind(state.as_str())
-        .bind(&d.key)
-        .bind(d.receiver.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
     /// Deliveries queued and due at `now`, and when the oldest of them was planned.
     pub async fn queue_stats(
         &self,
@@ -427,6 +347,16 @@ mod tests {
         s.parse().expect("ts")
     }
 
+    /// An attempt that left the delivery in `state`, to be retried at `next`.
+    fn settled(state: DeliveryState, next: Timestamp) -> crate::incident::notice::Settlement {
+        crate::incident::notice::Settlement {
+            recipients: Vec::new(),
+            state,
+            next_attempt: next,
+            error: None,
+        }
+    }
+
     fn notice(key: &str, kind: NoticeKind, ids: &[&str]) -> Notice {
         Notice {
             key: key.into(),
@@ -479,12 +409,17 @@ mod tests {
         assert_eq!(steps[&("t".to_owned(), TrackingId::from("A"))].len(), 1);
 
         store
-            .mark_sent(&due[0], "digest subject", at9)
+            .settle_attempt(
+                &due[0],
+                &settled(DeliveryState::Sent, at9),
+                "digest subject",
+                at9,
+            )
             .await
             .expect("sent");
         let later = ts("2026-11-01T10:00:00Z");
         store
-            .mark_attempt_failed(&due[1], "451 later", false, false, later)
+            .settle_attempt(&due[1], &settled(DeliveryState::Queued, later), "r", at9)
             .await
             .expect("failed");
         assert!(
@@ -533,10 +468,13 @@ mod tests {
             .expect("queue");
         let due = store.due_deliveries(now, now).await.expect("due");
         store
-            .mark_attempt_failed(&due[0], "550", true, true, now)
+            .settle_attempt(&due[0], &settled(DeliveryState::Failed, now), "s", now)
             .await
             .expect("failed");
-        store.mark_sent(&due[1], "s", now).await.expect("sent");
+        store
+            .settle_attempt(&due[1], &settled(DeliveryState::Sent, now), "s", now)
+            .await
+            .expect("sent");
         let root = store
             .thread_root("t", "A", &Receiver::TenantRecipients)
             .await

@@ -44,6 +44,7 @@ async fn json_logs_at_trace_level_parse_and_hold_no_secret() {
             security: crate::support::smtp::Security::Starttls,
             auth: auth.clone(),
             hold_after_data: None,
+            fault: None,
         },
     );
     let mut setup = Setup::new(&arm.base, sink.port);

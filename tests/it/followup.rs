@@ -144,7 +144,7 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
             daemon.store().close().await;
             daemon = sim.daemon().await;
         }
-        daemon.cycle(t, t, &stop).await.expect("cycle");
+        daemon.cycle(t, &stop).await.expect("cycle");
         if t == ts("2026-10-27T10:00:00Z") {
             sim.ack(&["AAA-1", "--reviewed", "--by", "alice"]).await;
             sim.ack(&["AAA-1", "--reviewed", "--by", "alice"]).await;
@@ -183,6 +183,8 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
                 "SR-123",
                 "--tenant",
                 "contoso",
+                "--by",
+                "bob",
             ])
             .await;
         }

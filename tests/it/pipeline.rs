@@ -210,16 +210,33 @@ async fn smtp_outage_delays_mail_and_delivers_it_exactly_once() {
     assert!(
         i[0]["last_mail"]["error"]
             .as_str()
-            .is_some_and(|e| !e.is_empty())
+            .is_some_and(|e| e.contains("connecting")),
+        "{}",
+        i[0]
     );
-    // SMTP comes back: delivered once, and never again.
+    // Backoff counts from the failure, across runs: an immediate second run does not try again.
+    assert_eq!(once(&env).await.code, 1);
+    let outbox = outbox(&env).await;
+    assert_eq!(outbox[0]["attempts"], 1, "{outbox:?}");
+    // SMTP comes back; the operator does not want to wait for the retry.
     let sink = SmtpSink::start_on(env.path(), &port, &SinkOptions::default());
+    let id = outbox[0]["message_id"].as_str().expect("id").to_owned();
+    let r = env.pirwatch(&["outbox", "retry", &id]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = once(&env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sink.messages().len(), 1);
+    assert_eq!(sink.messages()[0].message_id, id);
     assert_eq!(once(&env).await.code, 0);
-    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(sink.messages().len(), 1, "delivered exactly once");
     assert_eq!(env.incidents().await[0]["last_mail"]["state"], "sent");
+}
+
+/// `pirwatch outbox list --json`, parsed.
+async fn outbox(env: &Env) -> Vec<serde_json::Value> {
+    let r = env.pirwatch(&["outbox", "list", "--json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("outbox JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,6 +292,7 @@ async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_
                 security,
                 auth: auth.clone(),
                 hold_after_data: None,
+                fault: None,
             },
         );
         let mut setup = Setup::new(&arm.base, sink.port);
@@ -290,9 +308,16 @@ async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_
         assert_eq!(sink.messages().len(), 1, "{security:?}");
         assert!(!r.stderr.contains("s3cret-pw"));
 
-        // Same server, wrong password: rejected (535) three times, then marked failed.
+        // Same server, wrong password: rejected (535) three times, each after its backoff
+        // (1 s here), then given up on.
         setup.auth = Some(("bot".to_owned(), "wrong".to_owned()));
         env.write_config(&setup);
+        let text = std::fs::read_to_string(env.config_path()).expect("config");
+        let text = text.replace(
+            "timeout = \"10s\"",
+            "timeout = \"10s\"\nretry_backoff = \"1s\"",
+        );
+        std::fs::write(env.config_path(), text).expect("config");
         arm.set_events(
             "sub-a",
             vec![
@@ -300,21 +325,34 @@ async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_
                 Ev::service_issue("TLS_2", "Another", hours_ago(1)).build(),
             ],
         );
-        for n in 0..3 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let failed = loop {
             let r = once(&env).await;
-            assert_eq!(r.code, 1, "run {n}: {}", r.stderr);
+            assert_eq!(r.code, 1, "{}", r.stderr);
             assert!(
                 !r.stderr.contains("wrong"),
                 "password in logs: {}",
                 r.stderr
             );
-        }
-        let i = env.incidents().await;
-        let failed = i
-            .iter()
-            .find(|x| x["tracking_id"] == "TLS_2")
-            .expect("TLS_2");
-        assert_eq!(failed["last_mail"]["state"], "failed", "{failed}");
+            let i = env.incidents().await;
+            let row = i
+                .iter()
+                .find(|x| x["tracking_id"] == "TLS_2")
+                .expect("TLS_2")
+                .clone();
+            if row["last_mail"]["state"] == "failed" {
+                break row;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never given up: {row}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        };
+        let attempts = outbox(&env).await[0]["attempts"]
+            .as_i64()
+            .expect("attempts");
+        assert_eq!(attempts, 3, "three rejections, not more");
         assert!(
             failed["last_mail"]["error"]
                 .as_str()
@@ -323,9 +361,21 @@ async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_
         );
         let r = env.pirwatch(&["incidents"]).await;
         assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
-        // Given up on: the next run does not try again.
+        // Given up on: the next run does not try again, and says so until someone dismisses it.
         setup.auth = Some(("bot".to_owned(), "s3cret-pw".to_owned()));
         env.write_config(&setup);
+        let r = once(&env).await;
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("1 failed for good"), "{}", r.stderr);
+        assert_eq!(sink.messages().len(), 1);
+        let id = outbox(&env).await[0]["message_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let r = env
+            .pirwatch(&["outbox", "dismiss", &id, "--by", "ops"])
+            .await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(once(&env).await.code, 0);
         assert_eq!(sink.messages().len(), 1);
     }
@@ -499,6 +549,7 @@ async fn check_config_online_tries_every_credential_and_the_smtp_login() {
             security: Security::Starttls,
             auth: auth.clone(),
             hold_after_data: None,
+            fault: None,
         },
     );
     let mut setup = Setup::new("http://127.0.0.1:9", sink.port);

@@ -1,25 +1,41 @@
-//! Delivering one mail: SMTP through lettre (STARTTLS, implicit TLS or none; AUTH), or `.eml`
-//! files in a directory for the demo.
+//! Delivering one mail: over SMTP (one bounded conversation per mail, an outcome per
+//! recipient: [`super::smtp`]), or as `.eml` files in a directory for the demo.
 //!
 //! Every mail is `multipart/alternative` (text, then HTML; inside `multipart/mixed` with a
-//! `text/calendar` attachment when it carries the claim deadline) with the `Message-ID` it was queued
-//! with, and `In-Reply-To`/`References` pointing at its incident's thread, so a re-send after a
-//! crash is folded by mail clients and all mail about one incident threads together.
+//! `text/calendar` attachment when it carries the claim deadline) with the `Message-ID` it was
+//! queued with, and `In-Reply-To`/`References` pointing at its incident's thread, so a re-send
+//! after a crash is folded by mail clients and all mail about one incident threads together.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
+use lettre::Address;
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::{PoolConfig, authentication::Mechanism};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::smtp::{RecipientOutcomes, SmtpFailure, SmtpServer, TlsMode};
 use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::incident::MessageId;
 use crate::incident::ids::encode_token;
+
+/// Setting up the SMTP transport failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("smtp.ca_file: {0}")]
+    CaFile(String),
+    #[error("smtp: TLS setup for {host}: {message}")]
+    Tls { host: String, message: String },
+    #[error(
+        "smtp.username: AUTH over an unencrypted connection to {host} would send the password \
+         in clear text; set smtp.security = \"starttls\" or \"tls\" (unencrypted AUTH is \
+         accepted only to a relay on this host: localhost, 127.0.0.1, ::1)"
+    )]
+    PlainAuth { host: String },
+}
 
 /// One mail, rendered and addressed, ready for the wire.
 #[derive(Debug, Clone)]
@@ -39,46 +55,40 @@ pub struct OutgoingMail {
     pub ics: Option<String>,
 }
 
-/// Setting up the SMTP transport failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EmailError {
-    #[error("smtp.ca_file: {0}")]
-    CaFile(String),
-    #[error("smtp: TLS setup for {host}: {message}")]
-    Tls { host: String, message: String },
-}
-
-/// A delivery attempt failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct SendError {
-    /// The server rejected the mail for good (5xx), or the mail itself is malformed.
-    pub permanent: bool,
-    pub message: String,
-}
-
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Mailer {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        server: SmtpServer,
         from: Mailbox,
     },
     /// Writes each mail as an `.eml` file (the demo).
-    Directory { dir: PathBuf, from: Mailbox },
+    Directory {
+        dir: PathBuf,
+        from: Mailbox,
+    },
 }
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Smtp { .. } => f.write_str("Mailer::Smtp"),
+            Self::Smtp { server, .. } => write!(f, "Mailer::Smtp({server:?})"),
             Self::Directory { dir, .. } => write!(f, "Mailer::Directory({})", dir.display()),
         }
     }
 }
 
+/// True for `localhost` and loopback addresses.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Mailer {
-    /// The SMTP transport described by `[smtp]`.
+    /// The SMTP server described by `[smtp]`.
     pub fn smtp(
         cfg: &SmtpConfig,
         password: Option<SecretString>,
@@ -96,50 +106,54 @@ impl Mailer {
                 message: e.to_string(),
             })
         };
-        let security = match cfg.security {
-            SmtpSecurity::Starttls => Tls::Required(tls()?),
-            SmtpSecurity::Tls => Tls::Wrapper(tls()?),
-            SmtpSecurity::None => Tls::None,
+        let tls = match cfg.security {
+            SmtpSecurity::Starttls => TlsMode::Starttls(tls()?),
+            SmtpSecurity::Tls => TlsMode::Wrapper(tls()?),
+            SmtpSecurity::None => TlsMode::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-            .port(cfg.port())
-            .tls(security)
-            .timeout(Some(cfg.timeout))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(2)
-                    .idle_timeout(Duration::from_secs(60)),
-            );
-        if let (Some(user), Some(pw)) = (&cfg.username, password) {
-            builder = builder
-                .credentials(Credentials::new(
-                    user.clone(),
-                    pw.expose_secret().to_owned(),
-                ))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        let credentials = match (&cfg.username, password) {
+            (Some(user), Some(pw)) => Some(Credentials::new(
+                user.clone(),
+                pw.expose_secret().to_owned(),
+            )),
+            _ => None,
+        };
+        if credentials.is_some() && matches!(tls, TlsMode::None) && !is_loopback_host(&cfg.host) {
+            return Err(EmailError::PlainAuth {
+                host: cfg.host.clone(),
+            });
         }
+        let server = SmtpServer {
+            host: cfg.host.clone(),
+            port: cfg.port(),
+            tls,
+            credentials,
+            timeout: cfg.timeout,
+            hello: ClientId::default(),
+        };
         Ok(Self::Smtp {
-            transport: builder.build(),
+            server,
             from: cfg.from.clone(),
         })
     }
 
-    /// Delivers one mail. Success means the server accepted it.
-    pub async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError> {
-        match self {
-            Self::Smtp { transport, from } => {
-                let message = build_message(mail, from)?;
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        permanent: e.is_permanent(),
-                        message: e.to_string(),
-                    })
+    /// Delivers one mail to `recipients` (its `To` header names every recipient of the mail;
+    /// these are the ones still to reach). `Ok`: the outcome per recipient.
+    pub async fn send(
+        &self,
+        mail: &OutgoingMail,
+        recipients: &[Address],
+    ) -> Result<RecipientOutcomes, SmtpFailure> {
+        let (from, message) = match self {
+            Self::Smtp { from, .. } | Self::Directory { from, .. } => {
+                (from, build_message(mail, from)?)
             }
-            Self::Directory { dir, from } => {
-                let message = build_message(mail, from)?;
+        };
+        match self {
+            Self::Smtp { server, .. } => {
+                super::smtp::deliver(server, &from.email, recipients, &message.formatted()).await
+            }
+            Self::Directory { dir, .. } => {
                 // The id's local part is unique and file-safe when pirwatch made it; anything
                 // else is encoded.
                 let id = mail.message_id.trim_matches(['<', '>']);
@@ -156,36 +170,27 @@ impl Mailer {
                 tokio::fs::create_dir_all(dir)
                     .await
                     .and(tokio::fs::write(dir.join(name), message.formatted()).await)
-                    .map_err(|e| SendError {
+                    .map_err(|e| SmtpFailure {
                         permanent: false,
                         message: format!("writing to {}: {e}", dir.display()),
-                    })
+                    })?;
+                Ok(recipients.iter().map(|a| (a.clone(), Ok(()))).collect())
             }
         }
     }
 
     /// Checks the server answers and accepts the login (for `check-config --online`).
-    pub async fn test_connection(&self) -> Result<(), SendError> {
+    pub async fn test_connection(&self) -> Result<(), SmtpFailure> {
         match self {
-            Self::Smtp { transport, .. } => match transport.test_connection().await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(SendError {
-                    permanent: false,
-                    message: "server did not answer NOOP".into(),
-                }),
-                Err(e) => Err(SendError {
-                    permanent: e.is_permanent(),
-                    message: e.to_string(),
-                }),
-            },
+            Self::Smtp { server, .. } => super::smtp::check(server).await,
             Self::Directory { .. } => Ok(()),
         }
     }
 }
 
 /// The RFC 5322 message for a mail.
-pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, SendError> {
-    let bad = |what: String| SendError {
+pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, SmtpFailure> {
+    let bad = |what: String| SmtpFailure {
         permanent: true,
         message: what,
     };

@@ -284,7 +284,7 @@ impl ArmClient {
                     self.metrics.throttle_wait_seconds.inc_by(wait.as_secs_f64());
                 }
                 self.metrics
-                    .alive_for(wait + self.request_timeout + ALIVE_SLACK);
+                    .alive_for(crate::metrics::Task::Poller, wait + self.request_timeout + ALIVE_SLACK);
                 tracing::warn!(url = %redact(url), error = %e, ?wait, "ARM request failed; retrying")
             })
             .await;
@@ -298,7 +298,10 @@ impl ArmClient {
         url: &Url,
         token: &TenantToken,
     ) -> Result<String, PollError> {
-        self.metrics.alive_for(self.request_timeout + ALIVE_SLACK);
+        self.metrics.alive_for(
+            crate::metrics::Task::Poller,
+            self.request_timeout + ALIVE_SLACK,
+        );
         let bearer = token.bearer().await?;
         let mut request = self
             .http

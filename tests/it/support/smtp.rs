@@ -24,6 +24,23 @@ pub struct SinkOptions {
     pub auth: Option<(String, String)>,
     /// Hold the reply to the first message's DATA for this many seconds.
     pub hold_after_data: Option<f64>,
+    /// A misbehaviour, if any.
+    pub fault: Option<Fault>,
+}
+
+/// How a sink misbehaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// `550` for RCPT TO of these addresses.
+    RejectRcpt(Vec<String>),
+    /// `451` for RCPT TO of this address, the first N times.
+    DeferRcpt(String, u32),
+    /// Never answers the end of DATA (and keeps nothing).
+    StallAfterData,
+    /// Greets, then never answers.
+    StallAfterGreeting,
+    /// A server that never speaks first (an HTTP server, say).
+    NotSmtp,
 }
 
 impl Default for SinkOptions {
@@ -32,6 +49,17 @@ impl Default for SinkOptions {
             security: Security::Plain,
             auth: None,
             hold_after_data: None,
+            fault: None,
+        }
+    }
+}
+
+impl SinkOptions {
+    /// A plain sink with `fault`.
+    pub fn faulty(fault: Fault) -> Self {
+        Self {
+            fault: Some(fault),
+            ..Self::default()
         }
     }
 }
@@ -162,6 +190,26 @@ impl SmtpSink {
         }
         if let Some(h) = opts.hold_after_data {
             cmd.arg("--hold-after-data").arg(h.to_string());
+        }
+        match &opts.fault {
+            None => {}
+            Some(Fault::RejectRcpt(addrs)) => {
+                for a in addrs {
+                    cmd.arg("--reject-rcpt").arg(a);
+                }
+            }
+            Some(Fault::DeferRcpt(addr, n)) => {
+                cmd.arg("--defer-rcpt").arg(format!("{addr}:{n}"));
+            }
+            Some(Fault::StallAfterData) => {
+                cmd.arg("--stall-after-data");
+            }
+            Some(Fault::StallAfterGreeting) => {
+                cmd.arg("--stall-after-greeting");
+            }
+            Some(Fault::NotSmtp) => {
+                cmd.arg("--not-smtp");
+            }
         }
         let spawned = cmd.spawn();
         if let Some(r) = reserved {
