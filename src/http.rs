@@ -33,6 +33,18 @@ struct Readiness {
     last_poll: Option<jiff::Timestamp>,
     failing_scopes: Vec<FailingScope>,
     smtp_error: Option<String>,
+    /// Each task's liveness (`poller`, `deliverer`).
+    tasks: std::collections::BTreeMap<&'static str, bool>,
+    /// Deliveries failed for good that nobody dismissed, and recipients given up on.
+    undelivered: Vec<Undelivered>,
+}
+
+#[derive(Debug, Serialize)]
+struct Undelivered {
+    message_id: String,
+    tenant: String,
+    state: &'static str,
+    failed_recipients: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,8 +88,37 @@ async fn readyz(State(s): State<HttpState>) -> Response {
         let age = jiff::Timestamp::now().duration_since(t);
         age <= jiff::SignedDuration::try_from(s.interval * 3).unwrap_or(jiff::SignedDuration::MAX)
     });
+    let now = jiff::Timestamp::now();
+    let tasks = crate::metrics::Task::ALL
+        .into_iter()
+        .map(|t| (t.as_str(), s.metrics.task_alive(t, now)))
+        .collect();
+    let undelivered = match s.store.outbox().await {
+        Ok(entries) => entries
+            .into_iter()
+            .filter(|e| e.dismissed_at.is_none())
+            .filter_map(|e| {
+                let failed: Vec<String> = e
+                    .recipients
+                    .iter()
+                    .filter(|r| r.state == crate::incident::notice::RecipientState::Failed)
+                    .map(|r| r.address.clone())
+                    .collect();
+                let failed_for_good = e.state == crate::incident::notice::DeliveryState::Failed;
+                (failed_for_good || !failed.is_empty()).then(|| Undelivered {
+                    message_id: e.message_id.to_string(),
+                    tenant: e.tenant,
+                    state: e.state.as_str(),
+                    failed_recipients: failed,
+                })
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let body = Readiness {
         ready: store == "ok" && recent,
+        tasks,
+        undelivered,
         store,
         last_poll,
         failing_scopes: s

@@ -18,6 +18,7 @@ use crate::incident::ack::{Ack, Acks, ClaimDecision};
 use crate::incident::notice::ReminderKey;
 use crate::incident::{Incident, TrackingId, Update};
 use crate::notify::render::{RenderError, Renderer, to_text};
+use crate::store::outbox::last_mail;
 use crate::store::{LastMail, MailRecord, Store, StoreError};
 
 /// The PIR review's state.
@@ -253,15 +254,6 @@ impl Batch {
             acknowledgements: acks,
             mails,
         }
-    }
-}
-
-fn last_mail(m: MailRecord) -> LastMail {
-    LastMail {
-        kind: m.kind,
-        state: m.state,
-        at: m.sent.unwrap_or(m.queued),
-        error: m.error,
     }
 }
 

@@ -79,6 +79,17 @@ fn print_incident_table(rows: &[IncidentRow]) {
                 m.error.as_deref().unwrap_or("?")
             );
         }
+        if let Some(m) = r
+            .last_mail
+            .as_ref()
+            .filter(|m| !m.failed_recipients.is_empty())
+        {
+            println!(
+                "    last mail ({}) did not reach: {} (rejected for good; see `pirwatch outbox list`)",
+                m.kind.as_str(),
+                m.failed_recipients.join(", ")
+            );
+        }
     }
 }
 

@@ -16,6 +16,14 @@ use crate::incident::notice::{DeliveryState, NoticeKind, RecipientRecord, Settle
 const D: &str = "deliveries";
 const R: &str = "delivery_recipients";
 
+/// SQL: a delivery (aliased `d`) that failed for good, or that gave up on some recipient.
+macro_rules! failed {
+    () => {
+        "(d.state = 'failed' OR EXISTS (SELECT 1 FROM delivery_recipients fr \
+         WHERE fr.key = d.key AND fr.receiver = d.receiver AND fr.state = 'failed'))"
+    };
+}
+
 /// A delivery that is not done, for `pirwatch outbox list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxEntry {
@@ -53,7 +61,7 @@ impl Store {
             .collect()
     }
 
-    fn recipient_from_row(&self, r: &SqliteRow) -> Result<RecipientRecord, StoreError> {
+    pub(super) fn recipient_from_row(&self, r: &SqliteRow) -> Result<RecipientRecord, StoreError> {
         Ok(RecipientRecord {
             address: self.get(r, "address")?,
             state: self.word(r, R, "state")?,
@@ -150,9 +158,11 @@ impl Store {
 
     /// Deliveries that failed for good and that no operator has dismissed.
     pub async fn failed_undismissed(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'failed' AND dismissed_ms IS NULL",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT COUNT(*) AS n FROM deliveries d WHERE (",
+            failed!(),
+            ") AND d.dismissed_ms IS NULL"
+        ))
         .fetch_one(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
@@ -161,17 +171,22 @@ impl Store {
 
     /// Every delivery still queued or failed, oldest first, with its recipients.
     pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.*, n.tenant, n.kind FROM deliveries d JOIN notifications n ON n.key = d.key \
-             WHERE d.state IN ('queued', 'failed') ORDER BY n.planned_ms, d.message_id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT d.*, n.tenant, n.kind FROM deliveries d JOIN notifications n \
+                 ON n.key = d.key WHERE d.state = 'queued' OR ",
+            failed!(),
+            " \
+                 ORDER BY n.planned_ms, d.message_id"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        let recipients = sqlx::query(
+        let recipients = sqlx::query(concat!(
             "SELECT r.* FROM delivery_recipients r JOIN deliveries d ON d.key = r.key AND \
-             d.receiver = r.receiver WHERE d.state IN ('queued', 'failed') ORDER BY r.address",
-        )
+                 d.receiver = r.receiver WHERE d.state = 'queued' OR ",
+            failed!(),
+            " ORDER BY r.address"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
@@ -216,10 +231,13 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        let done = sqlx::query(
-            "UPDATE deliveries SET state = 'queued', next_attempt_ms = $1, dismissed_by = NULL, \
-             dismissed_ms = NULL WHERE message_id = $2 AND state IN ('queued', 'failed')",
-        )
+        let done = sqlx::query(concat!(
+            "UPDATE deliveries AS d SET state = 'queued', next_attempt_ms = $1, \
+             dismissed_by = NULL, dismissed_ms = NULL WHERE message_id = $2 AND \
+             (d.state = 'queued' OR ",
+            failed!(),
+            ")"
+        ))
         .bind(ms(now))
         .bind(message_id)
         .execute(&mut *tx)
@@ -246,10 +264,12 @@ impl Store {
         by: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET dismissed_by = $1, dismissed_ms = $2 WHERE message_id = $3 \
-             AND state = 'failed'",
-        )
+        let done = sqlx::query(concat!(
+            "UPDATE deliveries AS d SET dismissed_by = $1, dismissed_ms = $2 \
+             WHERE message_id = $3 AND (",
+            failed!(),
+            ")"
+        ))
         .bind(by)
         .bind(ms(now))
         .bind(message_id)
@@ -337,29 +357,19 @@ mod tests {
                 .expect("settle");
         }
         let list = store.outbox().await.expect("outbox");
-        assert_eq!(list.len(), 0, "the mail reached a@x: sent, b@x given up");
+        assert_eq!(list.len(), 1, "sent to a@x, b@x given up on: still listed");
+        assert_eq!(list[0].state, DeliveryState::Sent);
         assert_eq!(
             store.recipients(&d).await.expect("r")["b@x"].state,
             RecipientState::Failed
         );
-        // Retrying makes it due again, for b@x only; dismissing needs a failed delivery.
-        assert!(
-            !store
-                .dismiss_delivery("<k@x>", "ops", later)
-                .await
-                .expect("not failed")
-        );
-        assert!(
-            !store
-                .retry_delivery("<k@x>", later)
-                .await
-                .expect("sent: nothing to retry")
-        );
-        store
-            .mark_undeliverable(&d, "tenant gone")
-            .await
-            .expect("fail");
         assert_eq!(store.failed_undismissed().await.expect("count"), 1);
+        assert!(
+            !store
+                .dismiss_delivery("<none@x>", "ops", later)
+                .await
+                .expect("no such delivery")
+        );
         assert!(
             store
                 .dismiss_delivery("<k@x>", "ops", later)
@@ -367,12 +377,18 @@ mod tests {
                 .expect("dismiss")
         );
         assert_eq!(store.failed_undismissed().await.expect("count"), 0);
+        // Retrying makes it due again, for the given-up b@x only.
         assert!(store.retry_delivery("<k@x>", later).await.expect("retry"));
         let d = store.due_deliveries(later, later).await.expect("due");
         assert_eq!(d.len(), 1);
-        assert_eq!(
-            store.recipients(&d[0]).await.expect("r")["b@x"].state,
-            RecipientState::Deferred
-        );
+        let r = store.recipients(&d[0]).await.expect("r");
+        assert_eq!(r["b@x"].state, RecipientState::Deferred);
+        assert_eq!(r["a@x"].state, RecipientState::Sent);
+        // A delivery nobody got is failed for good.
+        store
+            .mark_undeliverable(&d[0], "tenant gone")
+            .await
+            .expect("fail");
+        assert_eq!(store.failed_undismissed().await.expect("count"), 1);
     }
 }

@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteRow;
 use super::codec::ms;
 use super::{Store, StoreError, Tx};
 use crate::incident::notice::{
-    DeliveryState, Notice, NoticeKind, Receiver, ReminderKey, Series, Step,
+    DeliveryState, Notice, NoticeKind, Receiver, RecipientRecord, ReminderKey, Series, Step,
 };
 use crate::incident::{MessageId, TenantName, TrackingId};
 
@@ -48,6 +48,9 @@ pub struct LastMail {
     pub at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Recipients given up on (rejected for good).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_recipients: Vec<String>,
 }
 
 /// One delivery about an incident, for `pirwatch show` and `export`.
@@ -64,6 +67,8 @@ pub struct MailRecord {
     pub queued: Timestamp,
     pub sent: Option<Timestamp>,
     pub error: Option<String>,
+    /// Each recipient tried, with what became of it.
+    pub recipients: Vec<RecipientRecord>,
 }
 
 impl Store {
@@ -274,7 +279,7 @@ impl Store {
     ) -> Result<HashMap<(String, TrackingId), Vec<MailRecord>>, StoreError> {
         let rows = sqlx::query(
             "SELECT ni.tenant, ni.tracking_id, n.kind, n.series, n.step, n.planned_ms, \
-             d.receiver, d.message_id, d.state, d.subject, d.sent_ms, d.last_error \
+             d.key, d.receiver, d.message_id, d.state, d.subject, d.sent_ms, d.last_error \
              FROM notification_incidents ni JOIN notifications n ON n.key = ni.key \
              JOIN deliveries d ON d.key = ni.key \
              WHERE ($1 IS NULL OR ni.tenant = $1) AND ($2 IS NULL OR ni.tracking_id = $2) \
@@ -285,6 +290,27 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
+        let recipients = sqlx::query(
+            "SELECT DISTINCT r.* FROM delivery_recipients r JOIN notification_incidents ni \
+             ON ni.key = r.key WHERE ($1 IS NULL OR ni.tenant = $1) AND \
+             ($2 IS NULL OR ni.tracking_id = $2) ORDER BY r.address",
+        )
+        .bind(only.map(|o| o.0))
+        .bind(only.map(|o| o.1))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut by_delivery: HashMap<(String, String), Vec<RecipientRecord>> = HashMap::new();
+        for r in &recipients {
+            let key = (
+                self.get::<String>(r, "key")?,
+                self.get::<String>(r, "receiver")?,
+            );
+            by_delivery
+                .entry(key)
+                .or_default()
+                .push(self.recipient_from_row(r)?);
+        }
         let mut out: HashMap<(String, TrackingId), Vec<MailRecord>> = HashMap::new();
         for r in &rows {
             let key = (
@@ -292,6 +318,7 @@ impl Store {
                 TrackingId::new(self.get::<String>(r, "tracking_id")?),
             );
             let receiver: Receiver = self.word(r, D, "receiver")?;
+            let delivery = (self.get::<String>(r, "key")?, receiver.as_str().to_owned());
             out.entry(key).or_default().push(MailRecord {
                 kind: self.word(r, N, "kind")?,
                 reminder: self.reminder_of(r)?.map(|k| k.to_string()),
@@ -302,6 +329,7 @@ impl Store {
                 queued: self.time(r, N, "planned_ms")?,
                 sent: self.opt_time(r, D, "sent_ms")?,
                 error: self.get(r, "last_error")?,
+                recipients: by_delivery.get(&delivery).cloned().unwrap_or_default(),
             });
         }
         Ok(out)
@@ -329,12 +357,20 @@ impl Store {
     }
 }
 
-fn last_mail(m: MailRecord) -> LastMail {
+/// The last mail of an incident, from its record.
+pub fn last_mail(m: MailRecord) -> LastMail {
+    let failed_recipients = m
+        .recipients
+        .iter()
+        .filter(|r| r.state == crate::incident::notice::RecipientState::Failed)
+        .map(|r| r.address.clone())
+        .collect();
     LastMail {
         kind: m.kind,
         state: m.state,
         at: m.sent.unwrap_or(m.queued),
         error: m.error,
+        failed_recipients,
     }
 }
 

@@ -9,6 +9,7 @@ mod support;
 mod arm;
 mod auth;
 mod daemon;
+mod delivery;
 mod followup;
 mod pipeline;
 mod reshape;

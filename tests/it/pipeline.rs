@@ -311,13 +311,8 @@ async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_
         // Same server, wrong password: rejected (535) three times, each after its backoff
         // (1 s here), then given up on.
         setup.auth = Some(("bot".to_owned(), "wrong".to_owned()));
+        setup.smtp_extra += "retry_backoff = \"1s\"\n";
         env.write_config(&setup);
-        let text = std::fs::read_to_string(env.config_path()).expect("config");
-        let text = text.replace(
-            "timeout = \"10s\"",
-            "timeout = \"10s\"\nretry_backoff = \"1s\"",
-        );
-        std::fs::write(env.config_path(), text).expect("config");
         arm.set_events(
             "sub-a",
             vec![

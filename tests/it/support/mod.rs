@@ -30,6 +30,8 @@ pub struct Setup {
     pub credential: String,
     /// Working days and hours (default: always, so tests do not depend on the time of day).
     pub working_time: String,
+    /// Lines added to `[smtp]` (they override its defaults: `timeout = "10s"`).
+    pub smtp_extra: String,
 }
 
 impl Setup {
@@ -48,6 +50,7 @@ impl Setup {
                 "working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
                            working_hours = \"00:00-24:00\"\n"
                     .into(),
+            smtp_extra: "timeout = \"10s\"\n".into(),
         }
     }
 }
@@ -110,8 +113,8 @@ impl Env {
         };
         let mut smtp = format!(
             "[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"{security}\"\n\
-             from = \"pirwatch <pirwatch@example.com>\"\ntimeout = \"10s\"\n",
-            s.smtp_port
+             from = \"pirwatch <pirwatch@example.com>\"\n{}",
+            s.smtp_port, s.smtp_extra
         );
         if s.security != Security::Plain {
             smtp += "ca_file = \"ca.pem\"\n";
@@ -142,7 +145,14 @@ impl Env {
 
     /// Runs the real binary with this env's config and fake `az`.
     pub async fn pirwatch(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().await.expect("run pirwatch");
+        // Every run has a deadline: a hung pirwatch fails its test instead of the whole suite.
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            self.command(args).output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("pirwatch {args:?} did not finish within 120 s"))
+        .expect("run pirwatch");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
