@@ -195,7 +195,7 @@ pub fn main() -> ExitCode {
             } else {
                 1
             };
-            tracing::error!("{e:#}");
+            // Once, on stderr (which is the journal under systemd).
             eprintln!("pirwatch: {e:#}");
             ExitCode::from(code)
         }

@@ -33,7 +33,11 @@ pub const DEFAULT_PATH: &str = "/etc/pirwatch/config.toml";
 /// A config error, already formatted as `file:line:col: key: message`.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {source}{hint}", hint = if source.kind() == std::io::ErrorKind::NotFound {
+        " (name the config file with --config FILE or PIRWATCH_CONFIG)"
+    } else {
+        ""
+    })]
     Read {
         path: String,
         source: std::io::Error,
@@ -46,11 +50,22 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    #[error("{key}: cannot read secret file {file}: {source}")]
+    #[error("{key}: cannot read secret file {file}: {source}{looked}")]
     Secret {
         key: String,
         file: String,
         source: std::io::Error,
+        /// Where a relative name was looked for, when it was not found.
+        looked: String,
+    },
+    #[error(
+        "{key}: secret file {file} is readable by every user (mode {mode:04o}); make it \
+         readable only by its owner and group, e.g. `chown root:pirwatch {file} && chmod 0640 {file}`"
+    )]
+    SecretExposed {
+        key: String,
+        file: String,
+        mode: u32,
     },
 }
 

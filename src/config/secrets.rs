@@ -9,6 +9,51 @@ use super::schema::CredentialConfig;
 use super::{Config, ConfigError};
 
 impl Config {
+    /// The path of a secret file, checked to exist and not be readable by everyone.
+    fn check_secret_file(&self, key: &str, file: &Path) -> Result<PathBuf, ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.secret_path(file);
+        let meta =
+            std::fs::metadata(&path).map_err(|source| self.unreadable(key, file, &path, source))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o004 != 0 {
+            return Err(ConfigError::SecretExposed {
+                key: key.to_owned(),
+                file: path.display().to_string(),
+                mode,
+            });
+        }
+        Ok(path)
+    }
+
+    /// A secret file could not be read; a relative one missing says where it was looked for.
+    fn unreadable(
+        &self,
+        key: &str,
+        file: &Path,
+        path: &Path,
+        source: std::io::Error,
+    ) -> ConfigError {
+        let looked = if file.is_relative() && source.kind() == std::io::ErrorKind::NotFound {
+            let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map_or_else(
+                || "$CREDENTIALS_DIRECTORY (not set)".to_owned(),
+                |d| format!("$CREDENTIALS_DIRECTORY ({})", Path::new(&d).display()),
+            );
+            format!(
+                " (looked in {creds}, then beside the config in {})",
+                self.dir.display()
+            )
+        } else {
+            String::new()
+        };
+        ConfigError::Secret {
+            key: key.to_owned(),
+            file: path.display().to_string(),
+            source,
+            looked,
+        }
+    }
+
     /// Reads every secret file the config names, so a missing one is a config error at start.
     pub fn check_secrets(&self) -> Result<(), ConfigError> {
         if let Some(f) = &self.smtp.password_file {
@@ -27,12 +72,7 @@ impl Config {
                     certificate_password_file,
                     ..
                 } => {
-                    let path = self.secret_path(certificate_file);
-                    std::fs::metadata(&path).map_err(|source| ConfigError::Secret {
-                        key: key("certificate_file"),
-                        file: path.display().to_string(),
-                        source,
-                    })?;
+                    self.check_secret_file(&key("certificate_file"), certificate_file)?;
                     if let Some(f) = certificate_password_file {
                         self.read_secret(&key("certificate_password_file"), f)?;
                     }
@@ -66,12 +106,9 @@ impl Config {
 
     /// Reads a secret file (trailing newline removed); `key` names it in errors.
     pub fn read_secret(&self, key: &str, file: &Path) -> Result<SecretString, ConfigError> {
-        let path = self.secret_path(file);
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Secret {
-            key: key.to_owned(),
-            file: path.display().to_string(),
-            source,
-        })?;
+        let path = self.check_secret_file(key, file)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| self.unreadable(key, file, &path, source))?;
         Ok(SecretString::from(
             text.trim_end_matches(['\r', '\n']).to_owned(),
         ))

@@ -201,8 +201,11 @@ fn bad_duration_and_enum_are_located() {
 
 #[test]
 fn secret_files_resolve_beside_the_config() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("pw"), "s3cret\n").expect("write");
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "s3cret\n").expect("write");
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o640)).expect("chmod");
     let mut c = Config::parse(MINIMAL, "c").expect("valid");
     c.dir = dir.path().to_path_buf();
     let s = c
@@ -213,10 +216,33 @@ fn secret_files_resolve_beside_the_config() {
     let e = c
         .read_secret("smtp.password_file", Path::new("missing"))
         .expect_err("missing file");
+    let e = e.to_string();
     assert!(
-        e.to_string()
-            .starts_with("smtp.password_file: cannot read secret file")
+        e.starts_with("smtp.password_file: cannot read secret file"),
+        "{e}"
     );
+    assert!(
+        e.contains("looked in $CREDENTIALS_DIRECTORY") && e.contains("then beside the config"),
+        "says where it looked: {e}"
+    );
+    // Readable by every user: refused, as ssh refuses such a key.
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let e = c
+        .read_secret("smtp.password_file", Path::new("pw"))
+        .expect_err("world-readable")
+        .to_string();
+    assert!(
+        e.contains("readable by every user (mode 0644)") && e.contains("chmod 0640"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_names_the_ways_to_point_at_one() {
+    let e = Config::load(Path::new("/nonexistent/pirwatch.toml"))
+        .expect_err("missing")
+        .to_string();
+    assert!(e.contains("--config FILE or PIRWATCH_CONFIG"), "{e}");
 }
 
 /// `notify.event_types` was never checked, so a typo silently stopped all mail.

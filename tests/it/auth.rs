@@ -52,7 +52,7 @@ async fn client_secret_signs_in_at_each_clouds_authority_with_its_scope() {
     ];
     for (cloud, authority, scope) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("secret"), "app-s3cret\n").expect("secret");
+        crate::support::write_secret(&dir.path().join("secret"), "app-s3cret\n");
         let c = config(
             cloud,
             "kind = \"client_secret\"\nclient_id = \"app-id\"\nclient_secret_file = \"secret\"\n",
@@ -96,7 +96,7 @@ async fn client_secret_signs_in_at_each_clouds_authority_with_its_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workload_identity_presents_the_token_file_and_its_token_polls_arm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("sa-token"), "kubernetes-sa-jwt").expect("token file");
+    crate::support::write_secret(&dir.path().join("sa-token"), "kubernetes-sa-jwt");
     let arm = FakeArm::start(TOKEN).await;
     arm.set_events(
         "sub-a",
@@ -233,6 +233,10 @@ fn pkcs12(dir: &std::path::Path, password: &str) -> std::path::PathBuf {
         .status()
         .expect("run openssl (apt-get install openssl)");
     assert!(status.success(), "openssl pkcs12 failed");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).expect("chmod pfx");
+    }
     out
 }
 
@@ -241,7 +245,7 @@ fn pkcs12(dir: &std::path::Path, password: &str) -> std::path::PathBuf {
 async fn client_certificate_signs_an_assertion_with_the_pkcs12_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     pkcs12(dir.path(), "pfx-pass");
-    std::fs::write(dir.path().join("pfx-password"), "pfx-pass\n").expect("pw");
+    crate::support::write_secret(&dir.path().join("pfx-password"), "pfx-pass\n");
     let c = config(
         "public",
         "kind = \"client_certificate\"\nclient_id = \"cert-app\"\ncertificate_file = \"app.pfx\"\n\

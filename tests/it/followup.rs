@@ -81,7 +81,7 @@ impl Sim {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
         let sink = SmtpSink::start(env.path(), &SinkOptions::default());
-        std::fs::write(env.path().join("secret"), "app-secret").expect("secret");
+        crate::support::write_secret(&env.path().join("secret"), "app-secret");
         let text = format!(
             "[state]\npath = \"{state}\"\n[smtp]\nhost = \"localhost\"\nport = {port}\n\
              security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n\

@@ -403,7 +403,7 @@ async fn an_invalid_config_exits_78_naming_file_line_and_key() {
         "{}",
         r.stdout
     );
-    std::fs::write(env.path().join("smtp-password"), "x").expect("pw");
+    crate::support::write_secret(&env.path().join("smtp-password"), "x");
     let text = std::fs::read_to_string(&path).expect("read").replace(
         "from = ",
         "username = \"u\"\npassword_file = \"missing-file\"\nfrom = ",

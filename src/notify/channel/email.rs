@@ -231,3 +231,29 @@ pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, Smt
     b.multipart(body)
         .map_err(|e| bad(format!("building the message: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smtp(host: &str, security: &str) -> SmtpConfig {
+        let text = format!(
+            "host = \"{host}\"\nsecurity = \"{security}\"\nusername = \"bot\"\n\
+             password_file = \"pw\"\nfrom = \"p <p@example.com>\"\n"
+        );
+        toml::from_str(&text).expect("smtp table")
+    }
+
+    #[test]
+    fn auth_in_clear_text_is_refused_except_to_a_local_relay() {
+        let pw = || Some(SecretString::from("pw".to_owned()));
+        let e = Mailer::smtp(&smtp("smtp.example.com", "none"), pw(), None)
+            .expect_err("clear-text AUTH to a remote host");
+        let e = e.to_string();
+        assert!(e.contains("smtp.example.com") && e.contains("clear text"), "{e}");
+        for host in ["localhost", "127.0.0.1", "::1"] {
+            assert!(Mailer::smtp(&smtp(host, "none"), pw(), None).is_ok(), "{host}");
+        }
+        assert!(Mailer::smtp(&smtp("smtp.example.com", "starttls"), pw(), None).is_ok());
+    }
+}

@@ -120,7 +120,7 @@ impl Env {
             smtp += "ca_file = \"ca.pem\"\n";
         }
         if let Some((user, pass)) = &s.auth {
-            std::fs::write(self.path().join("smtp-password"), format!("{pass}\n")).expect("pw");
+            write_secret(&self.path().join("smtp-password"), &format!("{pass}\n"));
             smtp += &format!("username = \"{user}\"\npassword_file = \"smtp-password\"\n");
         }
         let subs: Vec<String> = s.subscriptions.iter().map(|x| format!("\"{x}\"")).collect();
@@ -223,6 +223,13 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// Writes a secret file readable by its owner only (pirwatch refuses world-readable ones).
+pub fn write_secret(path: &Path, content: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, content).expect("write secret");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod secret");
 }
 
 /// `now - days`.
