@@ -313,7 +313,7 @@ pub(crate) fn daemon_with(
         .context("building the HTTP client for Azure")?;
     let source = AzureSource::new(&config, http, None)
         .with_metrics(metrics.clone(), config.poll.request_timeout);
-    Ok(Daemon::new(config, store, Source::Azure(source), mailer).with_metrics(metrics))
+    Ok(Daemon::new(config, store, Source::Azure(Box::new(source)), mailer).with_metrics(metrics))
 }
 
 /// Opens the store, refusing to let root create files the service user then cannot open.

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use super::{InvalidConfig, daemon_with, load_config, mailer, open_store};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::daemon::{self, Daemon};
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
@@ -147,16 +147,19 @@ pub(super) async fn check_config(path: &Path, online: bool) -> anyhow::Result<Ex
         return Ok(ExitCode::SUCCESS);
     }
     let mut ok = true;
+    let http = AzureSource::http_client(config.poll.request_timeout)
+        .context("building the HTTP client for Azure")?;
+    let source = AzureSource::new(&config, http, None);
     for t in &config.tenants {
-        match sign_in(&config, &t.config).await {
-            Ok(()) => println!(
-                "tenant {}: {} credential OK",
+        match source.probe(t, Timestamp::now()).await {
+            Ok(what) => println!(
+                "tenant {}: {} credential OK; ARM {what}",
                 t.name,
                 t.config.credential.kind()
             ),
             Err(e) => {
                 ok = false;
-                println!("tenant {}: FAILED: {e}", t.name);
+                println!("tenant {}: FAILED: {e} (hint: {})", t.name, e.hint());
             }
         }
     }
@@ -176,23 +179,6 @@ pub(super) async fn check_config(path: &Path, online: bool) -> anyhow::Result<Ex
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Gets one token for a tenant, as the daemon would.
-async fn sign_in(config: &Config, t: &config::TenantConfig) -> anyhow::Result<()> {
-    use crate::source::azure::{cloud::Cloud, credential};
-    let http = AzureSource::http_client(config.poll.request_timeout)
-        .context("building the HTTP client for Azure")?;
-    let transport = azure_core::http::Transport::new(Arc::new(http));
-    let cred = credential::build(config, t, transport)?;
-    let token = credential::TenantToken::new(
-        &t.name,
-        t.credential.kind(),
-        Cloud::named(t.cloud).scope,
-        cred,
-    );
-    token.bearer().await?;
-    Ok(())
 }
 
 pub(super) async fn healthcheck(path: &Path, url: Option<String>) -> anyhow::Result<ExitCode> {

@@ -76,6 +76,12 @@ pub struct PollConfig {
     /// How many scopes of one tenant are polled at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// How many requests to Azure are in flight at once, over every tenant.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How long one tenant's poll may take; then it is reported and the cycle goes on.
+    #[serde(default = "default_tenant_budget", deserialize_with = "duration")]
+    pub tenant_budget: Duration,
     /// Time limit of one HTTP request to Azure.
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
@@ -88,6 +94,8 @@ impl Default for PollConfig {
             lookback: default_lookback(),
             api_version: default_api_version(),
             concurrency: default_concurrency(),
+            max_in_flight: default_max_in_flight(),
+            tenant_budget: default_tenant_budget(),
             request_timeout: default_request_timeout(),
         }
     }
@@ -101,6 +109,12 @@ const fn default_lookback() -> Duration {
 }
 fn default_api_version() -> String {
     "2025-05-01".to_owned()
+}
+const fn default_max_in_flight() -> usize {
+    32
+}
+const fn default_tenant_budget() -> Duration {
+    Duration::from_secs(300)
 }
 const fn default_concurrency() -> usize {
     8

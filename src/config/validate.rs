@@ -70,6 +70,17 @@ fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
     if file.poll.concurrency == 0 {
         return fail(poll("concurrency"), "must be at least 1");
     }
+    if file.poll.max_in_flight == 0 {
+        return fail(poll("max_in_flight"), "must be at least 1");
+    }
+    if file.poll.tenant_budget < Duration::from_secs(10)
+        || file.poll.tenant_budget > file.poll.interval.max(Duration::from_secs(3600))
+    {
+        return fail(
+            poll("tenant_budget"),
+            "must be at least 10s and at most the larger of poll.interval and 1h",
+        );
+    }
     if file.poll.request_timeout.is_zero() || file.poll.request_timeout > MAX_TIMEOUT {
         return fail(
             poll("request_timeout"),

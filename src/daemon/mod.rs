@@ -129,12 +129,20 @@ impl Daemon {
             .await
     }
 
-    /// Polls every tenant and commits what changed, with the notices it causes.
+    /// Polls every tenant, side by side (their requests bounded by `poll.max_in_flight`,
+    /// each tenant by `poll.tenant_budget`), and commits what changed with the notices it
+    /// causes.
     pub async fn poll(&self, now: Timestamp) -> Result<PollOutcome, CycleError> {
-        let mut tenants = Vec::with_capacity(self.config.tenants.len());
-        for tenant in &self.config.tenants {
-            tenants.push(self.poll_tenant(tenant, now).await?);
-        }
+        use futures::{StreamExt, TryStreamExt};
+        let mut tenants: Vec<(usize, TenantOutcome)> = futures::stream::iter(
+            self.config.tenants.iter().enumerate(),
+        )
+        .map(|(n, t)| async move { Ok::<_, CycleError>((n, self.poll_tenant(t, now).await?)) })
+        .buffer_unordered(self.config.poll.max_in_flight)
+        .try_collect()
+        .await?;
+        tenants.sort_by_key(|(n, _)| *n);
+        let tenants = tenants.into_iter().map(|(_, t)| t).collect();
         let outcome = PollOutcome { at: now, tenants };
         let statuses = self.store.status_counts().await?;
         let queue = self.store.queue_stats(now).await?;

@@ -18,6 +18,8 @@ pub struct ScopeSummary {
     pub scope: String,
     /// `None` when it was polled.
     pub error: Option<String>,
+    /// Polled, but cut short (a paging loop): why.
+    pub degraded: Option<String>,
     pub events: usize,
     pub duration: Duration,
 }
@@ -124,7 +126,11 @@ impl PollOutcome {
     pub fn publish(&self, metrics: &Metrics, statuses: &[(String, i64)], queue: QueueStats) {
         for t in &self.tenants {
             for s in &t.scopes {
-                let outcome = if s.error.is_none() { "ok" } else { "error" };
+                let outcome = match (&s.error, &s.degraded) {
+                    (Some(_), _) => "error",
+                    (None, Some(_)) => "degraded",
+                    (None, None) => "ok",
+                };
                 let (tenant, scope) = (t.tenant.to_string(), s.scope.clone());
                 metrics
                     .polls
@@ -222,6 +228,7 @@ mod tests {
         ScopeSummary {
             scope: name.into(),
             error: error.map(str::to_owned),
+            degraded: None,
             events,
             duration: Duration::from_millis(5),
         }

@@ -64,6 +64,7 @@ fn split(tenant: &Tenant, results: Vec<ScopeResult>, known: &BTreeSet<String>) -
         f.summaries.push(ScopeSummary {
             scope: key,
             error,
+            degraded: r.degraded,
             events,
             duration: r.duration,
         });

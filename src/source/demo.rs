@@ -92,6 +92,7 @@ impl DemoSource {
             scope: Scope::Subscription(DEMO_SUBSCRIPTION.to_owned()),
             outcome: Ok(events),
             skipped: 0,
+            degraded: None,
             requests: 0,
             duration: std::time::Duration::ZERO,
         }]

@@ -18,16 +18,33 @@ pub struct ScopeResult {
     pub outcome: Result<Vec<HealthEvent>, azure::PollError>,
     /// Malformed events skipped.
     pub skipped: usize,
+    /// Polled, but cut short (a paging loop): why.
+    pub degraded: Option<String>,
     /// HTTP requests made.
     pub requests: usize,
     /// How long polling it took.
     pub duration: std::time::Duration,
 }
 
+/// The scopes of a tenant: its subscriptions, and the tenant-level endpoint when asked for.
+pub fn scopes(tenant: &Tenant) -> Vec<Scope> {
+    let mut scopes: Vec<Scope> = tenant
+        .config
+        .subscriptions
+        .iter()
+        .map(|s| Scope::Subscription(s.clone()))
+        .collect();
+    if tenant.config.tenant_events {
+        scopes.push(Scope::Tenant);
+    }
+    scopes
+}
+
 /// Where events come from.
 #[derive(Debug)]
 pub enum Source {
-    Azure(azure::AzureSource),
+    /// Boxed: it is much larger than the demo, and one source lives per daemon.
+    Azure(Box<azure::AzureSource>),
     Demo(demo::DemoSource),
 }
 

@@ -10,6 +10,7 @@ mod arm;
 mod auth;
 mod daemon;
 mod delivery;
+mod faults;
 mod followup;
 mod pipeline;
 mod reshape;

@@ -547,17 +547,48 @@ async fn check_config_online_tries_every_credential_and_the_smtp_login() {
             fault: None,
         },
     );
-    let mut setup = Setup::new("http://127.0.0.1:9", sink.port);
+    let arm = FakeArm::start(TOKEN).await;
+    let mut setup = Setup::new(&arm.base, sink.port);
     setup.security = Security::Starttls;
     setup.auth = auth;
     env.write_config(&setup);
     let r = env.pirwatch(&["check-config", "--online"]).await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("tenant contoso: azure_cli credential OK"),
+        r.stdout.contains(&format!(
+            "tenant contoso: azure_cli credential OK; ARM {} answers for subscription sub-a",
+            arm.base
+        )),
         "{}",
         r.stdout
     );
+
+    // A wrong ARM endpoint is caught, with its full URL and the cause, and fails fast.
+    let nothing = PortReservation::new();
+    let mut wrong = setup.clone();
+    wrong.arm_base = format!("http://127.0.0.1:{}", nothing.port);
+    env.write_config(&wrong);
+    let started = std::time::Instant::now();
+    let r = env.pirwatch(&["check-config", "--online"]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let want = format!(
+        "FAILED: http://127.0.0.1:{}/subscriptions/sub-a/providers/Microsoft.ResourceHealth/events: \
+         connection refused",
+        nothing.port
+    );
+    assert!(r.stdout.contains(&want), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("check the tenant's cloud and arm_endpoint"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    env.write_config(&setup);
     assert!(
         r.stdout
             .contains(&format!("smtp localhost:{}: OK", sink.port)),

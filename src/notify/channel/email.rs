@@ -250,9 +250,15 @@ mod tests {
         let e = Mailer::smtp(&smtp("smtp.example.com", "none"), pw(), None)
             .expect_err("clear-text AUTH to a remote host");
         let e = e.to_string();
-        assert!(e.contains("smtp.example.com") && e.contains("clear text"), "{e}");
+        assert!(
+            e.contains("smtp.example.com") && e.contains("clear text"),
+            "{e}"
+        );
         for host in ["localhost", "127.0.0.1", "::1"] {
-            assert!(Mailer::smtp(&smtp(host, "none"), pw(), None).is_ok(), "{host}");
+            assert!(
+                Mailer::smtp(&smtp(host, "none"), pw(), None).is_ok(),
+                "{host}"
+            );
         }
         assert!(Mailer::smtp(&smtp("smtp.example.com", "starttls"), pw(), None).is_ok());
     }

@@ -23,6 +23,11 @@ use crate::source::event::{HealthEvent, Scope};
 
 /// At most this many pages per scope and poll: a safety net against a paging loop.
 const MAX_PAGES: usize = 1000;
+/// Paging stops after this many pages in a row that bring only events already seen in this
+/// poll (a `nextLink` with a fresh skip token each time would otherwise run to `MAX_PAGES`).
+const STALE_PAGES: usize = 3;
+/// ... or this many empty pages in a row (Azure sends a few before data; never this many).
+const EMPTY_PAGES: usize = 10;
 /// A `Retry-After` longer than this is cut to it.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
@@ -41,14 +46,89 @@ pub enum PollError {
         message: Option<String>,
         retry_after: Option<Duration>,
     },
-    #[error("request failed: {0}")]
-    Transport(String),
+    #[error("{url}: {cause}: {detail}")]
+    Transport {
+        /// The request's URL: scheme, host, port and path (never the query or a token).
+        url: String,
+        cause: Cause,
+        detail: String,
+    },
     #[error("response is not an events page: {0}")]
     Body(String),
     #[error("nextLink points to another host ({0}); refusing to send the token there")]
     ForeignNextLink(String),
     #[error("paging did not end (nextLink repeated or more than {MAX_PAGES} pages)")]
     PagingLoop,
+    #[error("not polled within poll.tenant_budget ({0}); the other tenants went on")]
+    OverBudget(String),
+}
+
+/// What went wrong under an HTTP request, in an operator's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Nothing listens there: a wrong endpoint or port. Not retried within a poll.
+    Refused,
+    /// The host name does not resolve. Not retried within a poll.
+    Dns,
+    /// The TLS handshake failed (certificate, protocol). Not retried within a poll.
+    Tls,
+    /// No answer within `poll.request_timeout`.
+    Timeout,
+    /// The connection broke off (reset, closed early).
+    Broken,
+    /// Anything else.
+    Other,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Refused => "connection refused",
+            Self::Dns => "host name not found (DNS)",
+            Self::Tls => "TLS handshake failed",
+            Self::Timeout => "timed out (poll.request_timeout)",
+            Self::Broken => "connection broken",
+            Self::Other => "request failed",
+        })
+    }
+}
+
+impl Cause {
+    /// Classifies a reqwest error by walking its chain of sources.
+    pub fn of(e: &reqwest::Error) -> (Self, String) {
+        // Not `e.to_string()`: it holds the URL with its query.
+        let mut detail = String::from("no further detail");
+        let mut cause = if e.is_timeout() {
+            Self::Timeout
+        } else {
+            Self::Other
+        };
+        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+        while let Some(s) = source {
+            detail = s.to_string();
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                cause = match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => Self::Refused,
+                    std::io::ErrorKind::TimedOut => Self::Timeout,
+                    std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::BrokenPipe => Self::Broken,
+                    _ => cause,
+                };
+            }
+            let text = detail.to_ascii_lowercase();
+            if cause == Self::Other {
+                if text.contains("dns") || text.contains("failed to lookup") {
+                    cause = Self::Dns;
+                } else if text.contains("certificate") || text.contains("tls") {
+                    cause = Self::Tls;
+                }
+            }
+            source = s.source();
+        }
+        (cause, detail)
+    }
 }
 
 fn code_message(code: &Option<String>, message: &Option<String>) -> String {
@@ -65,7 +145,10 @@ impl PollError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Http { status, .. } => *status == 429 || *status >= 500,
-            Self::Transport(_) => true,
+            // A wrong endpoint fails fast: retrying a refused connection only delays the rest.
+            Self::Transport { cause, .. } => {
+                matches!(cause, Cause::Timeout | Cause::Broken | Cause::Other)
+            }
             _ => false,
         }
     }
@@ -90,8 +173,19 @@ impl PollError {
             Self::Http { status: 429, .. } => {
                 "Azure is throttling: lower poll.concurrency or poll less often"
             }
-            Self::Http { .. } | Self::Transport(_) => {
+            Self::Transport {
+                cause: Cause::Refused | Cause::Dns,
+                ..
+            } => "check the tenant's cloud and arm_endpoint (scheme, host and port)",
+            Self::Transport {
+                cause: Cause::Tls, ..
+            } => "check the endpoint's certificate, and any TLS-intercepting proxy",
+            Self::Http { .. } | Self::Transport { .. } => {
                 "Azure or the network failed; pirwatch retries at the next poll"
+            }
+            Self::OverBudget(_) => {
+                "this tenant's scopes answer too slowly: raise poll.tenant_budget or \
+                 poll.concurrency"
             }
             Self::Body(_) | Self::ForeignNextLink(_) | Self::PagingLoop => {
                 "an unexpected response; pirwatch retries at the next poll"
@@ -115,6 +209,8 @@ pub struct ScopeEvents {
     pub skipped: usize,
     /// HTTP requests made, retries included.
     pub requests: usize,
+    /// Paging was cut short (a loop): what was fetched counts, and why it was cut.
+    pub degraded: Option<String>,
 }
 
 /// The Resource Health REST client, shared by all tenants.
@@ -127,6 +223,8 @@ pub struct ArmClient {
     /// How long one request may take (for the liveness heartbeat).
     request_timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Requests in flight over every tenant (`poll.max_in_flight`).
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Slack added to every liveness promise.
@@ -145,7 +243,14 @@ impl ArmClient {
                 .with_jitter(),
             request_timeout: Duration::from_secs(60),
             metrics: Arc::new(Metrics::new()),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(32)),
         }
+    }
+
+    /// At most `n` requests in flight at once.
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.in_flight = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// Records requests, throttling and liveness in `metrics`; `request_timeout` bounds one request.
@@ -161,6 +266,21 @@ impl ArmClient {
         self
     }
 
+    /// One request for the first page of `scope`'s events, not retried: does the endpoint
+    /// answer, and does it take the token? Returns how many events the page held.
+    pub async fn probe(
+        &self,
+        arm: &Url,
+        token: &TenantToken,
+        scope: &Scope,
+        now: Timestamp,
+    ) -> Result<usize, PollError> {
+        let url = self.events_url(arm, scope, now);
+        let body = self.send_once(Method::GET, &url, token).await?;
+        let page: Page = serde_json::from_str(&body).map_err(|e| PollError::Body(e.to_string()))?;
+        Ok(page.value.len())
+    }
+
     /// Lists every event of `scope` updated since `now - lookback`.
     pub async fn list_events(
         &self,
@@ -171,29 +291,60 @@ impl ArmClient {
     ) -> Result<ScopeEvents, PollError> {
         let mut out = ScopeEvents::default();
         let mut url = self.events_url(arm, scope, now);
-        let mut seen = std::collections::HashSet::new();
+        let mut links = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        let (mut stale, mut empty) = (0, 0);
         loop {
-            if !seen.insert(url.to_string()) || seen.len() > MAX_PAGES {
-                return Err(PollError::PagingLoop);
+            if !links.insert(url.to_string()) || links.len() > MAX_PAGES {
+                if out.events.is_empty() {
+                    return Err(PollError::PagingLoop);
+                }
+                out.degraded = Some(format!(
+                    "paging stopped after {} pages: nextLink repeated or too many pages",
+                    links.len() - 1
+                ));
+                break;
             }
             let body = self
                 .send(Method::GET, &url, token, &mut out.requests)
                 .await?;
             let page: Page =
                 serde_json::from_str(&body).map_err(|e| PollError::Body(e.to_string()))?;
+            let items = page.value.len();
+            let mut new = 0;
             for item in page.value {
                 match self.parse_item(item, scope) {
-                    Ok(e) => out.events.push(e),
+                    Ok(e) => {
+                        new += usize::from(ids.insert(e.tracking_id.clone()));
+                        out.events.push(e);
+                    }
                     Err(e) => {
                         out.skipped += 1;
                         tracing::warn!(%scope, error = %e, "skipping a malformed event");
                     }
                 }
             }
+            match (items, new) {
+                (0, _) => empty += 1,
+                (_, 0) => stale += 1,
+                _ => (stale, empty) = (0, 0),
+            }
+            if stale >= STALE_PAGES || empty >= EMPTY_PAGES {
+                out.degraded = Some(format!(
+                    "paging stopped after {} pages: {} pages in a row brought nothing new",
+                    links.len(),
+                    stale.max(empty)
+                ));
+                break;
+            }
             match page.next_link.filter(|l| !l.trim().is_empty()) {
                 None => break,
                 Some(link) => url = same_host_link(arm, &link)?,
             }
+        }
+        if let Some(why) = &out.degraded {
+            tracing::warn!(%scope, url = %redact(arm), why = %why,
+                "scope degraded: keeping the events fetched");
         }
         for e in out.events.iter_mut().filter(|e| e.sensitive) {
             self.fetch_details(arm, token, e, &mut out.requests).await;
@@ -303,6 +454,9 @@ impl ArmClient {
             self.request_timeout + ALIVE_SLACK,
         );
         let bearer = token.bearer().await?;
+        // Never closed, so a permit always comes; waiting for one is bounded by the others'
+        // request timeouts.
+        let _permit = self.in_flight.acquire().await.ok();
         let mut request = self
             .http
             .request(method.clone(), url.clone())
@@ -313,15 +467,12 @@ impl ArmClient {
         }
         let response = request.send().await.map_err(|e| {
             self.metrics.arm_request(None);
-            PollError::Transport(e.without_url().to_string())
+            transport(url, &e)
         })?;
         let status = response.status();
         self.metrics.arm_request(Some(status.as_u16()));
         let retry_after = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| PollError::Transport(e.without_url().to_string()))?;
+        let body = response.text().await.map_err(|e| transport(url, &e))?;
         if status.is_success() {
             return Ok(body);
         }
@@ -382,9 +533,26 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
-/// A URL fit for logs: path only, no query (skip tokens are opaque and long).
-fn redact(url: &Url) -> String {
-    format!("{}{}", url.host_str().unwrap_or(""), url.path())
+/// A URL fit for logs: scheme, host, port and path; no query (skip tokens are opaque and long)
+/// and never credentials.
+pub fn redact(url: &Url) -> String {
+    let port = url.port().map_or_else(String::new, |p| format!(":{p}"));
+    let path = Some(url.path()).filter(|p| *p != "/").unwrap_or("");
+    format!(
+        "{}://{}{port}{path}",
+        url.scheme(),
+        url.host_str().unwrap_or("")
+    )
+}
+
+/// A transport failure of a request to `url`, with its cause.
+fn transport(url: &Url, e: &reqwest::Error) -> PollError {
+    let (cause, detail) = Cause::of(e);
+    PollError::Transport {
+        url: redact(url),
+        cause,
+        detail,
+    }
 }
 
 #[cfg(test)]
@@ -451,7 +619,31 @@ mod tests {
         assert!(http(503).is_transient());
         assert!(!http(403).is_transient());
         assert!(!http(404).is_transient());
-        assert!(PollError::Transport("reset".into()).is_transient());
+        let transport = |cause| PollError::Transport {
+            url: "http://127.0.0.1:9/x".into(),
+            cause,
+            detail: "d".into(),
+        };
+        assert!(transport(Cause::Broken).is_transient());
+        assert!(transport(Cause::Timeout).is_transient());
+        // A wrong endpoint fails fast.
+        assert!(!transport(Cause::Refused).is_transient());
+        assert!(!transport(Cause::Dns).is_transient());
+        assert!(!transport(Cause::Tls).is_transient());
         assert!(!PollError::PagingLoop.is_transient());
+        assert_eq!(
+            transport(Cause::Refused).to_string(),
+            "http://127.0.0.1:9/x: connection refused: d"
+        );
+    }
+
+    #[test]
+    fn logged_urls_keep_scheme_host_port_and_path_but_no_query() {
+        let u =
+            Url::parse("http://127.0.0.1:8080/subscriptions/s/events?api-version=1&$skipToken=abc")
+                .expect("url");
+        assert_eq!(redact(&u), "http://127.0.0.1:8080/subscriptions/s/events");
+        let u = Url::parse("https://management.azure.com/").expect("url");
+        assert_eq!(redact(&u), "https://management.azure.com");
     }
 }

@@ -25,6 +25,8 @@ use crate::source::event::Scope;
 pub struct AzureSource {
     client: ArmClient,
     concurrency: usize,
+    /// How long one tenant's poll may take (`poll.tenant_budget`).
+    budget: std::time::Duration,
     tenants: HashMap<String, TenantAzure>,
 }
 
@@ -62,8 +64,10 @@ impl AzureSource {
             })
             .collect();
         Self {
-            client: ArmClient::new(http, &config.poll.api_version, config.poll.lookback),
+            client: ArmClient::new(http, &config.poll.api_version, config.poll.lookback)
+                .with_max_in_flight(config.poll.max_in_flight),
             concurrency: config.poll.concurrency,
+            budget: config.poll.tenant_budget,
             tenants,
         }
     }
@@ -90,23 +94,53 @@ impl AzureSource {
 
     /// Polls every scope of `tenant`, `concurrency` at a time.
     pub async fn poll(&self, tenant: &Tenant, now: Timestamp) -> Vec<ScopeResult> {
-        let mut scopes: Vec<Scope> = tenant
-            .config
-            .subscriptions
-            .iter()
-            .map(|s| Scope::Subscription(s.clone()))
-            .collect();
-        if tenant.config.tenant_events {
-            scopes.push(Scope::Tenant);
-        }
+        let scopes = crate::source::scopes(tenant);
         let Some(t) = self.tenants.get(tenant.name.as_str()) else {
             return Vec::new();
         };
-        futures::stream::iter(scopes)
+        // Scopes that finish within the tenant's budget count; the others are reported.
+        let deadline = tokio::time::Instant::now() + self.budget;
+        let mut pending: std::collections::BTreeSet<Scope> = scopes.iter().cloned().collect();
+        let mut results = Vec::with_capacity(scopes.len());
+        let mut polls = futures::stream::iter(scopes)
             .map(|scope| self.poll_scope(t, scope, now))
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await
+            .buffer_unordered(self.concurrency);
+        while let Ok(Some(r)) = tokio::time::timeout_at(deadline, polls.next()).await {
+            pending.remove(&r.scope);
+            results.push(r);
+        }
+        let budget = humantime::format_duration(self.budget).to_string();
+        results.extend(pending.into_iter().map(|scope| ScopeResult {
+            scope,
+            outcome: Err(PollError::OverBudget(budget.clone())),
+            skipped: 0,
+            degraded: None,
+            requests: 0,
+            duration: self.budget,
+        }));
+        results
+    }
+
+    /// One real ARM call for `tenant` (its first scope), as `check-config --online` makes:
+    /// signs in and asks for one page. Says what answered.
+    pub async fn probe(&self, tenant: &Tenant, now: Timestamp) -> Result<String, PollError> {
+        let Some(t) = self.tenants.get(tenant.name.as_str()) else {
+            return Err(PollError::CredentialUnusable(
+                "tenant not configured".into(),
+            ));
+        };
+        let token = t
+            .token
+            .as_ref()
+            .map_err(|e| PollError::CredentialUnusable(e.clone()))?;
+        let Some(scope) = crate::source::scopes(tenant).into_iter().next() else {
+            return Err(PollError::CredentialUnusable("no scope to poll".into()));
+        };
+        let n = self.client.probe(&t.arm, token, &scope, now).await?;
+        Ok(format!(
+            "{} answers for {scope} ({n} event(s) on the first page)",
+            client::redact(&t.arm)
+        ))
     }
 
     async fn poll_scope(&self, t: &TenantAzure, scope: Scope, now: Timestamp) -> ScopeResult {
@@ -118,20 +152,22 @@ impl AzureSource {
                     scope,
                     outcome: Err(PollError::CredentialUnusable(e.clone())),
                     skipped: 0,
+                    degraded: None,
                     requests: 0,
                     duration: started.elapsed(),
                 };
             }
         };
-        let (outcome, skipped, requests) =
+        let (outcome, skipped, degraded, requests) =
             match self.client.list_events(&t.arm, token, &scope, now).await {
-                Ok(got) => (Ok(got.events), got.skipped, got.requests),
-                Err(e) => (Err(e), 0, 0),
+                Ok(got) => (Ok(got.events), got.skipped, got.degraded, got.requests),
+                Err(e) => (Err(e), 0, None, 0),
             };
         ScopeResult {
             scope,
             outcome,
             skipped,
+            degraded,
             requests,
             duration: started.elapsed(),
         }

@@ -25,6 +25,16 @@ pub enum Fault {
     ArmError { status: u16, code: &'static str },
     /// The Resource Health provider's top-level `{"code", "message"}` shape.
     ProviderError { status: u16, code: &'static str },
+    /// 200, then the connection breaks off in the middle of the body.
+    Reset,
+    /// 200 with a body cut off in the middle of the JSON.
+    Truncated,
+    /// The scope's page, after this many seconds.
+    Slow { secs: u64 },
+    /// The scope's page, whose `nextLink` carries a fresh skip token every time.
+    FreshTokenLoop,
+    /// One page of about this many bytes (one event with a huge description).
+    BigPage { bytes: usize },
 }
 
 #[derive(Default)]
@@ -44,6 +54,8 @@ struct ArmState {
     details: HashMap<String, Value>,
     /// "METHOD path?query" of every request.
     log: Vec<String>,
+    /// Fresh skip tokens handed out (Fault::FreshTokenLoop).
+    fresh_tokens: usize,
 }
 
 /// The running fake.
@@ -144,6 +156,59 @@ fn fault_response(f: &Fault) -> Response {
             StatusCode::from_u16(*status).expect("status"),
             json!({"code": code, "message": format!("{code} from fake provider"), "details": "x"}),
         ),
+        Fault::Reset => {
+            let parts: Vec<Result<axum::body::Bytes, std::io::Error>> = vec![
+                Ok(axum::body::Bytes::from_static(b"{\"value\": [")),
+                Err(std::io::Error::other("connection reset by the fake")),
+            ];
+            let body = Body::from_stream(futures::stream::iter(parts));
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        }
+        Fault::Truncated => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"value\": [{\"name\": \"TRUNC\", \"properties\": {\"eventType\": \"Serv",
+        )
+            .into_response(),
+        // Handled where the scope's page is made.
+        Fault::Slow { .. } | Fault::FreshTokenLoop | Fault::BigPage { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, Body::empty()).into_response()
+        }
+    }
+}
+
+/// A scope's page under a fault that still answers with its events.
+fn faulty_page(
+    s: &mut ArmState,
+    scope: &str,
+    path: &str,
+    api_version: &str,
+    f: &Fault,
+) -> Option<Response> {
+    match f {
+        Fault::FreshTokenLoop => {
+            s.fresh_tokens += 1;
+            let link = format!(
+                "{}{path}?api-version={api_version}&$skipToken=fresh-{}",
+                s.base, s.fresh_tokens
+            );
+            let all = s.events.get(scope).cloned().unwrap_or_default();
+            Some(json_response(
+                StatusCode::OK,
+                json!({"value": all, "nextLink": link}),
+            ))
+        }
+        Fault::BigPage { bytes } => {
+            let mut e = Ev::service_issue("BIG-1", "A big one", jiff::Timestamp::now()).build();
+            e["properties"]["description"] = json!(format!("<p>{}</p>", "x".repeat(*bytes)));
+            Some(json_response(StatusCode::OK, json!({"value": [e]})))
+        }
+        _ => None,
     }
 }
 
@@ -165,19 +230,37 @@ async fn handle(State(state): State<Arc<Mutex<ArmState>>>, req: Request) -> Resp
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let mut s = state.lock().expect("fake ARM state");
-    s.log.push(format!("{method} {}", req.uri()));
+    let (response, delay) = {
+        let mut s = state.lock().expect("fake ARM state");
+        respond(&mut s, &method, &path, &query, &auth, req.uri().to_string())
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    response
+}
+
+fn respond(
+    s: &mut ArmState,
+    method: &axum::http::Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    auth: &str,
+    uri: String,
+) -> (Response, Option<std::time::Duration>) {
+    s.log.push(format!("{method} {uri}"));
+    let slow = |r: Response| (r, None);
     if auth != format!("Bearer {}", s.token) {
-        return json_response(
+        return slow(json_response(
             StatusCode::UNAUTHORIZED,
             json!({"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}),
-        );
+        ));
     }
     let Some(api_version) = query.get("api-version").cloned() else {
-        return json_response(
+        return slow(json_response(
             StatusCode::BAD_REQUEST,
             json!({"error": {"code": "MissingApiVersionParameter", "message": "The api-version query parameter is required."}}),
-        );
+        ));
     };
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (scope, rest) = match parts.as_slice() {
@@ -193,14 +276,22 @@ async fn handle(State(state): State<Arc<Mutex<ArmState>>>, req: Request) -> Resp
             ("tenant".to_owned(), rest.to_vec())
         }
         _ => {
-            return json_response(
+            return slow(json_response(
                 StatusCode::NOT_FOUND,
                 json!({"error": {"code": "InvalidResourceType", "message": "no such route"}}),
-            );
+            ));
         }
     };
-    match (method.as_str(), rest.as_slice()) {
-        ("GET", []) => list(&mut s, &scope, &path, &api_version, query.get("$skipToken")),
+    if let (Some(Fault::Slow { secs }), "GET", []) =
+        (s.broken.get(&scope), method.as_str(), rest.as_slice())
+    {
+        let secs = *secs;
+        let all = s.events.get(&scope).cloned().unwrap_or_default();
+        let r = json_response(StatusCode::OK, json!({ "value": all }));
+        return (r, Some(std::time::Duration::from_secs(secs)));
+    }
+    slow(match (method.as_str(), rest.as_slice()) {
+        ("GET", []) => list(s, &scope, path, &api_version, query.get("$skipToken")),
         ("POST", [id, "fetchEventDetails"]) => match s.details.get(*id) {
             Some(e) => json_response(StatusCode::OK, e.clone()),
             None => json_response(
@@ -212,7 +303,7 @@ async fn handle(State(state): State<Arc<Mutex<ArmState>>>, req: Request) -> Resp
             StatusCode::NOT_FOUND,
             json!({"code": "NotFound", "message": "unknown operation", "details": ""}),
         ),
-    }
+    })
 }
 
 fn list(
@@ -222,8 +313,8 @@ fn list(
     api_version: &str,
     skip: Option<&String>,
 ) -> Response {
-    if let Some(f) = s.broken.get(scope) {
-        return fault_response(f);
+    if let Some(f) = s.broken.get(scope).cloned() {
+        return faulty_page(s, scope, path, api_version, &f).unwrap_or_else(|| fault_response(&f));
     }
     if let Some(f) = s.faults.pop_front() {
         return fault_response(&f);

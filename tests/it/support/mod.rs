@@ -91,8 +91,11 @@ impl Env {
     pub fn install_fake_az(&self, token: &str) {
         let bin = self.path().join("bin");
         std::fs::create_dir_all(&bin).expect("bin dir");
+        // A tenant id containing "bad-tenant" is refused, as Entra ID refuses an unknown one.
         let script = format!(
-            "#!/bin/sh\necho \"$*\" >> '{log}'\nexp=$(( $(date +%s) + 3600 ))\n\
+            "#!/bin/sh\necho \"$*\" >> '{log}'\ncase \"$*\" in *bad-tenant*) \
+             echo 'ERROR: AADSTS90002: Tenant not found.' >&2; exit 1;; esac\n\
+             exp=$(( $(date +%s) + 3600 ))\n\
              printf '{{\"accessToken\":\"{token}\",\"expiresOn\":\"2030-01-01 00:00:00.000000\",\
              \"expires_on\":%s,\"subscription\":\"sub-a\",\"tenant\":\"{TENANT_ID}\",\
              \"tokenType\":\"Bearer\"}}\\n' \"$exp\"\n",
