@@ -14,6 +14,7 @@ pub mod cloud;
 pub mod config;
 pub mod daemon;
 pub mod followup;
+pub mod fuzzing;
 pub mod http;
 pub mod incident;
 pub mod logging;

@@ -96,7 +96,11 @@ async fn the_healthy_tenant_is_mailed_in_bounded_time_whatever_the_others_do() {
         r.stderr
     );
     assert!(r.stderr.contains("scope degraded"), "{}", r.stderr);
-    assert!(r.stderr.contains("AADSTS90002"), "the refused sign-in is reported: {}", r.stderr);
+    assert!(
+        r.stderr.contains("AADSTS90002"),
+        "the refused sign-in is reported: {}",
+        r.stderr
+    );
     // The loop was cut after a few pages, not at the 1000-page cap.
     let loop_requests = arm.log().iter().filter(|l| l.contains("sub-loop")).count();
     assert!(

@@ -114,7 +114,12 @@ impl Sim {
         let transport = local_transport(self.token_port, &self.seen);
         let source = AzureSource::new(&self.config, reqwest::Client::new(), Some(transport));
         let mailer = Mailer::smtp(&self.config.smtp, None, None).expect("mailer");
-        Daemon::new(self.config.clone(), store, Source::Azure(Box::new(source)), mailer)
+        Daemon::new(
+            self.config.clone(),
+            store,
+            Source::Azure(Box::new(source)),
+            mailer,
+        )
     }
 
     async fn ack(&self, args: &[&str]) {

@@ -13,5 +13,6 @@ mod delivery;
 mod faults;
 mod followup;
 mod pipeline;
+mod properties;
 mod reshape;
 mod service;
