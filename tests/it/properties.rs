@@ -8,11 +8,14 @@ use proptest::prelude::*;
 
 use pirwatch::followup::claim::claim_deadline;
 
+/// A fuzz target's entry point.
+type Target = fn(&[u8]);
+
 /// Every file of the fuzz corpus goes through its target once more.
 #[test]
 fn the_fuzz_corpus_replays_without_a_panic() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [(&str, Target); 4] = [
         ("arm_events", pirwatch::fuzzing::arm_events),
         ("timestamp", pirwatch::fuzzing::timestamp),
         ("config", pirwatch::fuzzing::config),
