@@ -84,9 +84,38 @@ pub struct Metrics {
     failing: Mutex<Vec<(String, String)>>,
     /// The last SMTP error, cleared by a success.
     smtp_error: Mutex<Option<String>>,
+    /// Whether the store could not be written (kept across reloads).
+    pub store_unwritable: UnwritableWarning,
     /// Per task, until when it is known to be making progress (ms since the epoch): the
     /// systemd watchdog is fed only while every task's lies in the future.
     alive_until_ms: [AtomicI64; 2],
+}
+
+/// Rate-limits the warning that the store cannot be written, and says when it can again.
+#[derive(Debug, Default)]
+pub struct UnwritableWarning {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl UnwritableWarning {
+    pub fn warn(&self, e: &str) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+            tracing::error!(error = %e, "the store cannot be written: not delivering until it \
+                can (nothing is lost; queued mail waits)");
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut last) = self.last.lock()
+            && last.take().is_some()
+        {
+            tracing::info!("the store can be written again: delivering");
+        }
+    }
 }
 
 /// The daemon's long-running tasks, each with its own liveness: a long delivery allowance can
@@ -140,6 +169,7 @@ impl Metrics {
             last_poll_ms: AtomicI64::new(0),
             failing: Mutex::new(Vec::new()),
             smtp_error: Mutex::new(None),
+            store_unwritable: UnwritableWarning::default(),
             alive_until_ms: [AtomicI64::new(0), AtomicI64::new(0)],
             registry: Registry::default(),
         };

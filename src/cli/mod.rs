@@ -322,6 +322,26 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&config.state.path).await?)
 }
 
+/// Opens the store to show what it holds: as usual, or, when it cannot be written (a read-only
+/// state directory, a full disk), read-only, saying so.
+pub(crate) async fn open_store_to_read(config: &Config) -> anyhow::Result<Store> {
+    match open_store(config).await {
+        Ok(store) => Ok(store),
+        Err(e)
+            if e.downcast_ref::<crate::store::StoreError>()
+                .is_some_and(|s| s.is_unwritable() || s.is_open_failure()) =>
+        {
+            let store = Store::open_read_only(&config.state.path).await?;
+            eprintln!(
+                "pirwatch: {} cannot be written ({e}); showing it read-only",
+                config.state.path.display()
+            );
+            Ok(store)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Root running the CLI against a service's store would leave root-owned WAL files behind.
 fn guard_state_owner(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use jiff::Timestamp;
 
-use super::{ExportFormat, load_config, open_store};
+use super::{ExportFormat, load_config, open_store, open_store_to_read};
 use crate::incident::Incident;
 use crate::incident::ack::{Ack, AckKind, PirStage};
 use crate::incident::ids::encode_token;
@@ -29,7 +29,7 @@ pub(super) enum AckWhat {
 
 pub(super) async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = open_store(&config).await?;
+    let store = open_store_to_read(&config).await?;
     let rows = report::rows(&store, &config, Timestamp::now()).await?;
     store.close().await;
     if json {
@@ -178,7 +178,7 @@ pub(super) async fn show(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = open_store(&config).await?;
+    let store = open_store_to_read(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
     let record = report::record(&store, &config, &i.tenant, &i.tracking_id, Timestamp::now())
         .await?
@@ -204,7 +204,7 @@ pub(super) async fn export(
     format: ExportFormat,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
-    let store = open_store(&config).await?;
+    let store = open_store_to_read(&config).await?;
     let renderer = Renderer::new();
     let now = Timestamp::now();
     let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {

@@ -72,7 +72,6 @@ impl Daemon {
             domain: domain.clone(),
             demo: source.is_demo(),
             retry_backoff: config.smtp.retry_backoff,
-            unwritable: Default::default(),
         };
         Self {
             config,

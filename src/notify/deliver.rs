@@ -98,35 +98,6 @@ pub struct Notifier {
     pub demo: bool,
     /// The first retry's wait (`smtp.retry_backoff`).
     pub retry_backoff: Duration,
-    /// Says "the store cannot be written" at most once a minute.
-    pub unwritable: UnwritableWarning,
-}
-
-/// Rate-limits the warning that the store cannot be written, and says when it can again.
-#[derive(Debug, Default)]
-pub struct UnwritableWarning {
-    last: std::sync::Mutex<Option<std::time::Instant>>,
-}
-
-impl UnwritableWarning {
-    fn warn(&self, e: &StoreError) {
-        let Ok(mut last) = self.last.lock() else {
-            return;
-        };
-        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-            tracing::error!(error = %e, "the store cannot be written: not delivering until it \
-                can (nothing is lost; queued mail waits)");
-            *last = Some(std::time::Instant::now());
-        }
-    }
-
-    fn clear(&self) {
-        if let Ok(mut last) = self.last.lock()
-            && last.take().is_some()
-        {
-            tracing::info!("the store can be written again: delivering");
-        }
-    }
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
@@ -170,11 +141,11 @@ impl Notifier {
             return Ok(report);
         }
         if let Err(e) = store.probe_write(now).await {
-            self.unwritable.warn(&e);
+            metrics.store_unwritable.warn(&e.to_string());
             report.paused = true;
             return Ok(report);
         }
-        self.unwritable.clear();
+        metrics.store_unwritable.clear();
         let started = std::time::Instant::now();
         // Failures are dated when they happen, so backoff counts from them.
         let clock = || now.checked_add(started.elapsed()).unwrap_or(now);

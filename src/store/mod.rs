@@ -85,7 +85,12 @@ fn condition(e: &sqlx::Error) -> Option<&'static str> {
 impl StoreError {
     /// True when the store cannot be written: disk full, read-only, or an I/O error.
     pub fn is_unwritable(&self) -> bool {
-        matches!(self, Self::Query { source, .. } if condition(source).is_some())
+        matches!(self, Self::Query { source, .. } | Self::Open { source, .. } if condition(source).is_some())
+    }
+
+    /// True when opening (or migrating) the database failed.
+    pub fn is_open_failure(&self) -> bool {
+        matches!(self, Self::Open { .. } | Self::Migrate { .. })
     }
 }
 
@@ -130,6 +135,48 @@ impl Store {
             pool,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Opens the database at `path` only to read it, for commands that just show what is
+    /// stored (`incidents`, `show`, `export`) and must work on a read-only state directory:
+    /// no migration, no WAL index (`immutable`: nothing may write while it reads). A schema
+    /// older than this pirwatch's is an error.
+    pub async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let name = path.display().to_string();
+        let open_err = |source| StoreError::Open {
+            path: name.clone(),
+            source,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(false)
+            .read_only(true)
+            .immutable(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        let store = Self {
+            pool,
+            path: path.to_path_buf(),
+        };
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&store.pool)
+                .await
+                .map_err(|e| store.err(e))?;
+        let known = i64::try_from(MIGRATOR.iter().count()).unwrap_or(i64::MAX);
+        if applied < known {
+            return Err(StoreError::Open {
+                path: name,
+                source: sqlx::Error::Protocol(format!(
+                    "the schema is older than this pirwatch ({applied} of {known} migrations); \
+                     it cannot be migrated read-only"
+                )),
+            });
+        }
+        Ok(store)
     }
 
     /// The database file.

@@ -10,6 +10,7 @@ mod arm;
 mod auth;
 mod daemon;
 mod delivery;
+mod disk;
 mod faults;
 mod followup;
 mod pipeline;
