@@ -8,6 +8,7 @@ mod support;
 
 mod arm;
 mod auth;
+mod crash;
 mod daemon;
 mod delivery;
 mod disk;
