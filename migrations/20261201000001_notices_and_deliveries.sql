@@ -13,6 +13,24 @@ UPDATE acks SET kind = 'reviewed_' || COALESCE(
     'final')
  WHERE kind = 'reviewed';
 
+-- Scopes remember failures too, so a scope failing for long reaches the operators: a scope never
+-- polled successfully has no first/last poll; `failing_since_ms` is set while it fails.
+CREATE TABLE scopes_v2 (
+    tenant             TEXT   NOT NULL,
+    scope              TEXT   NOT NULL,
+    first_polled_ms    BIGINT,
+    last_polled_ms     BIGINT,
+    last_error         TEXT,
+    failing_since_ms   BIGINT,
+    -- 1 when the last failure was the tenant's credential (sign-in), not the scope.
+    credential_failure BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, scope)
+);
+INSERT INTO scopes_v2 (tenant, scope, first_polled_ms, last_polled_ms, last_error)
+SELECT tenant, scope, first_polled_ms, last_polled_ms, last_error FROM scopes;
+DROP TABLE scopes;
+ALTER TABLE scopes_v2 RENAME TO scopes;
+
 -- A notice, identified by what it is about (never by when it was planned).
 CREATE TABLE notifications (
     key             TEXT   PRIMARY KEY,
@@ -24,6 +42,8 @@ CREATE TABLE notifications (
     step            TEXT,
     -- Update mails: the updates published from this instant on are the news.
     updates_from_ms BIGINT,
+    -- Operator notices: what is wrong (JSON).
+    operator_cause  TEXT,
     planned_ms      BIGINT NOT NULL,
     -- Not before this (working hours, for reminders and digests).
     not_before_ms   BIGINT NOT NULL

@@ -95,6 +95,8 @@ pub struct Metrics {
 #[derive(Debug, Default)]
 pub struct UnwritableWarning {
     last: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When the operators were last told.
+    alerted: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl UnwritableWarning {
@@ -109,7 +111,22 @@ impl UnwritableWarning {
         }
     }
 
+    /// True (and noted) when the operators should be told now: once a day at most.
+    pub fn alert_due(&self) -> bool {
+        let Ok(mut alerted) = self.alerted.lock() else {
+            return false;
+        };
+        let due = alerted.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(86_400));
+        if due {
+            *alerted = Some(std::time::Instant::now());
+        }
+        due
+    }
+
     pub fn clear(&self) {
+        if let Ok(mut alerted) = self.alerted.lock() {
+            *alerted = None;
+        }
         if let Ok(mut last) = self.last.lock()
             && last.take().is_some()
         {

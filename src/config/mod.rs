@@ -93,6 +93,10 @@ pub struct Config {
 pub struct Notify {
     /// Event types that send mail; the others are recorded and listed only.
     pub event_types: BTreeSet<EventType>,
+    /// Who hears of pirwatch's own trouble; nobody when empty.
+    pub operators: Vec<lettre::message::Mailbox>,
+    /// How long a scope may fail before the operators hear of it.
+    pub operator_alert_after: std::time::Duration,
 }
 
 /// One `[[tenants]]` entry with everything derived from it built once.

@@ -200,12 +200,28 @@ pub struct NotifyConfig {
     /// Event types that send mail; the others are recorded and listed only.
     #[serde(default = "default_event_types")]
     pub event_types: BTreeSet<String>,
+    /// Who hears of pirwatch's own trouble (a tenant not polled for long, a failing credential,
+    /// a delivery given up on, a store that cannot be written); nobody when empty.
+    #[serde(default, deserialize_with = "mailboxes")]
+    pub operators: Vec<lettre::message::Mailbox>,
+    /// How long a scope may fail before the operators hear of it.
+    #[serde(
+        default = "default_operator_alert_after",
+        deserialize_with = "duration"
+    )]
+    pub operator_alert_after: Duration,
+}
+
+const fn default_operator_alert_after() -> Duration {
+    Duration::from_secs(2 * 3600)
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
         Self {
             event_types: default_event_types(),
+            operators: Vec::new(),
+            operator_alert_after: default_operator_alert_after(),
         }
     }
 }

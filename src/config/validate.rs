@@ -46,7 +46,11 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
         state: file.state,
         poll: file.poll,
         smtp: file.smtp,
-        notify: Notify { event_types },
+        notify: Notify {
+            event_types,
+            operators: file.notify.operators,
+            operator_alert_after: file.notify.operator_alert_after,
+        },
         http: file.http,
         tenants,
         dir: std::path::PathBuf::from("."),

@@ -143,10 +143,60 @@ impl Daemon {
         tenants.sort_by_key(|(n, _)| *n);
         let tenants = tenants.into_iter().map(|(_, t)| t).collect();
         let outcome = PollOutcome { at: now, tenants };
+        self.tell_operators(now).await?;
         let statuses = self.store.status_counts().await?;
         let queue = self.store.queue_stats(now).await?;
         outcome.publish(&self.metrics, &statuses, queue);
         Ok(outcome)
+    }
+
+    /// Queues what the operators should hear of (when `[notify] operators` is set).
+    async fn tell_operators(&self, now: Timestamp) -> Result<(), StoreError> {
+        use crate::incident::notice::{DeliveryState, RecipientState};
+        use crate::notify::operators::{self, FailingScope, GivenUp};
+        if self.config.notify.operators.is_empty() {
+            return Ok(());
+        }
+        let failing: Vec<FailingScope> = self
+            .store
+            .scope_health()
+            .await?
+            .into_iter()
+            .filter(|h| self.config.tenant(&h.tenant).is_some())
+            .filter_map(|h| {
+                Some(FailingScope {
+                    since: h.failing_since?,
+                    error: h.error.unwrap_or_default(),
+                    credential: h.credential,
+                    tenant: h.tenant,
+                    scope: h.scope,
+                })
+            })
+            .collect();
+        let given_up: Vec<GivenUp> = self
+            .store
+            .outbox()
+            .await?
+            .into_iter()
+            .filter(|e| e.dismissed_at.is_none() && e.kind != crate::incident::NoticeKind::Operator)
+            .filter_map(|e| {
+                let not_reached: Vec<String> = e
+                    .recipients
+                    .iter()
+                    .filter(|r| r.state == RecipientState::Failed)
+                    .map(|r| r.address.clone())
+                    .collect();
+                (e.state == DeliveryState::Failed || !not_reached.is_empty()).then(|| GivenUp {
+                    tenant: e.tenant,
+                    message_id: e.message_id.to_string(),
+                    not_reached,
+                    error: e.error.unwrap_or_default(),
+                })
+            })
+            .collect();
+        let alert_after = self.config.notify.operator_alert_after;
+        let notices = operators::plan(&failing, &given_up, alert_after, &self.ids, now);
+        self.store.queue(&notices, now).await
     }
 
     /// Polls every `interval` and delivers due mail beside it, until `stop` is cancelled or

@@ -42,6 +42,11 @@ fn split(tenant: &Tenant, results: Vec<ScopeResult>, known: &BTreeSet<String>) -
     for r in results {
         f.skipped += r.skipped;
         let key = r.scope.key().to_owned();
+        let credential = matches!(
+            &r.outcome,
+            Err(crate::source::azure::PollError::Credential(_)
+                | crate::source::azure::PollError::CredentialUnusable(_))
+        );
         let (error, events) = match r.outcome {
             Ok(events) => {
                 if !known.contains(&key) {
@@ -60,6 +65,7 @@ fn split(tenant: &Tenant, results: Vec<ScopeResult>, known: &BTreeSet<String>) -
         f.outcomes.push(ScopeOutcome {
             scope: key.clone(),
             error: error.clone(),
+            credential,
         });
         f.summaries.push(ScopeSummary {
             scope: key,

@@ -27,10 +27,12 @@ pub enum NoticeKind {
     Digest,
     /// A follow-up reminder (PIR review, claim, window closed, PIR nudge).
     Reminder,
+    /// pirwatch's own trouble, for the operators.
+    Operator,
 }
 
 impl NoticeKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::New,
         Self::Update,
         Self::Resolved,
@@ -38,6 +40,7 @@ impl NoticeKind {
         Self::FalsePositive,
         Self::Digest,
         Self::Reminder,
+        Self::Operator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl NoticeKind {
             Self::FalsePositive => "false_positive",
             Self::Digest => "digest",
             Self::Reminder => "reminder",
+            Self::Operator => "operator",
         }
     }
 }
@@ -165,17 +169,21 @@ impl fmt::Display for ReminderKey {
     }
 }
 
-/// Who a delivery goes to. Today: the tenant's own recipients; routes add named receivers.
+/// Who a delivery goes to. Today: the tenant's own recipients, or the operators; routes add
+/// named receivers.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Receiver {
     /// The `recipients` of the notice's tenant.
     TenantRecipients,
+    /// `[notify] operators`.
+    Operators,
 }
 
 impl Receiver {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::TenantRecipients => "tenant",
+            Self::Operators => "operators",
         }
     }
 }
@@ -185,9 +193,36 @@ impl FromStr for Receiver {
     fn from_str(s: &str) -> Result<Self, UnknownValue> {
         match s {
             "tenant" => Ok(Self::TenantRecipients),
+            "operators" => Ok(Self::Operators),
             _ => Err(UnknownValue(s.to_owned())),
         }
     }
+}
+
+/// What is wrong with pirwatch itself, told to the operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cause", rename_all = "snake_case")]
+pub enum OperatorCause {
+    /// A scope has not been polled successfully since `since`.
+    ScopeNotPolled {
+        tenant: String,
+        scope: String,
+        since: Timestamp,
+        error: String,
+    },
+    /// Every scope of a tenant fails because its credential (sign-in) does.
+    CredentialFailing {
+        tenant: String,
+        since: Timestamp,
+        error: String,
+    },
+    /// A delivery was given up on, for every recipient or some of them.
+    DeliveryFailed {
+        tenant: String,
+        message_id: String,
+        not_reached: Vec<String>,
+        error: String,
+    },
 }
 
 /// A notice to queue: which incidents, which kind, which follow-up step, from when.
@@ -203,6 +238,8 @@ pub struct Notice {
     pub reminder: Option<ReminderKey>,
     /// For update mails: the updates published from this instant on are the news.
     pub updates_from: Option<Timestamp>,
+    /// For operator notices: what is wrong.
+    pub operator: Option<OperatorCause>,
     /// Not before this instant (working hours, for reminders and digests).
     pub not_before: Timestamp,
     /// One delivery per receiver, each with its own `Message-ID`.

@@ -142,6 +142,8 @@ impl Notifier {
         }
         if let Err(e) = store.probe_write(now).await {
             metrics.store_unwritable.warn(&e.to_string());
+            self.alert_unwritable(config, &e.to_string(), now, metrics)
+                .await;
             report.paused = true;
             return Ok(report);
         }
@@ -232,6 +234,9 @@ impl Notifier {
         d: &QueuedDelivery,
         now: Timestamp,
     ) -> Result<Composed, StoreError> {
+        if d.kind == NoticeKind::Operator {
+            return self.compose_operator(store, config, d).await;
+        }
         let Some(tenant) = config.tenant(&d.tenant) else {
             let why = format!("tenant {:?} is no longer in the config", d.tenant.as_str());
             return Ok(Composed::Undeliverable(why));
@@ -307,6 +312,103 @@ impl Notifier {
             date: d.planned,
             ics,
         })))
+    }
+
+    /// A notice to the operators, while what it says is still true.
+    async fn compose_operator(
+        &self,
+        store: &Store,
+        config: &Config,
+        d: &QueuedDelivery,
+    ) -> Result<Composed, StoreError> {
+        use crate::incident::notice::OperatorCause as C;
+        let Some(cause) = &d.operator else {
+            return Ok(Composed::Undeliverable(
+                "an operator notice without its cause".into(),
+            ));
+        };
+        if config.notify.operators.is_empty() {
+            return Ok(Composed::Superseded(
+                "no [notify] operators any more".into(),
+            ));
+        }
+        let still = match cause {
+            C::ScopeNotPolled { tenant, scope, .. } => store
+                .scope_health()
+                .await?
+                .iter()
+                .any(|h| &h.tenant == tenant && &h.scope == scope && h.failing_since.is_some()),
+            C::CredentialFailing { tenant, .. } => store
+                .scope_health()
+                .await?
+                .iter()
+                .any(|h| &h.tenant == tenant && h.failing_since.is_some() && h.credential),
+            C::DeliveryFailed { message_id, .. } => store
+                .outbox()
+                .await?
+                .iter()
+                .any(|e| e.message_id.as_str() == message_id && e.dismissed_at.is_none()),
+        };
+        if !still {
+            return Ok(Composed::Superseded("resolved meanwhile".into()));
+        }
+        let r = match self.renderer.operator(cause) {
+            Ok(r) => r,
+            Err(e) => return Ok(Composed::Undeliverable(e.to_string())),
+        };
+        Ok(Composed::Mail(Box::new(OutgoingMail {
+            message_id: d.message_id.clone(),
+            kind: d.kind.as_str(),
+            to: config.notify.operators.clone(),
+            subject: r.subject,
+            text: r.text,
+            html: r.html,
+            in_reply_to: None,
+            date: d.planned,
+            ics: None,
+        })))
+    }
+
+    /// Tells the operators directly that the store cannot be written (the outbox cannot take
+    /// that notice), at most once a day.
+    async fn alert_unwritable(
+        &self,
+        config: &Config,
+        error: &str,
+        now: Timestamp,
+        metrics: &Metrics,
+    ) {
+        if config.notify.operators.is_empty() || !metrics.store_unwritable.alert_due() {
+            return;
+        }
+        let day = now.as_second().div_euclid(86_400);
+        let mail = OutgoingMail {
+            message_id: crate::incident::MessageId::new(format!(
+                "<operator.store-unwritable.day-{day}@{}>",
+                self.domain
+            )),
+            kind: "operator",
+            to: config.notify.operators.clone(),
+            subject: "[pirwatch] Needs attention: the state store cannot be written".into(),
+            text: format!(
+                "pirwatch cannot write its state store, so it delivers no mail until it can \
+                 (nothing is lost: queued mail waits).\n\n{error}\n\nWhat to do: free disk space \
+                 or make the state directory writable; pirwatch resumes by itself.\n"
+            ),
+            html: String::new(),
+            in_reply_to: None,
+            date: now,
+            ics: None,
+        };
+        let mail = OutgoingMail {
+            html: format!("<pre>{}</pre>", ammonia::clean_text(&mail.text)),
+            ..mail
+        };
+        let to: Vec<lettre::Address> = mail.to.iter().map(|m| m.email.clone()).collect();
+        match self.mailer.send(&mail, &to).await {
+            Ok(_) => tracing::info!("told the operators that the store cannot be written"),
+            Err(e) => tracing::warn!(error = %e, "could not tell the operators"),
+        }
     }
 
     /// A reminder's mail, with the claim deadline as an `.ics` while the claim is open.

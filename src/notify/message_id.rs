@@ -78,10 +78,18 @@ impl MessageIds {
         format!("{}.digest-{hex}", encode_token(tenant))
     }
 
+    /// The key of an operator notice: its cause and what it is about, on its `day`-th day (one
+    /// notice when it starts, then one a day while it lasts).
+    pub fn operator(&self, cause: &str, about: &[&str], day: i64) -> String {
+        let about: Vec<String> = about.iter().map(|a| encode_token(a)).collect();
+        format!("operator.{cause}.{}.day-{day}", about.join("."))
+    }
+
     /// The `Message-ID` of a notice's delivery to `receiver`.
     pub fn message_id(&self, key: &str, receiver: &Receiver) -> MessageId {
         match receiver {
             Receiver::TenantRecipients => MessageId::new(format!("<{key}@{}>", self.domain)),
+            Receiver::Operators => MessageId::new(format!("<{key}.operators@{}>", self.domain)),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Notifications: plan which notices observations and due follow-ups cause ([`plan`], with the
-//! Message-ID scheme in [`message_id`]), render them when they are sent ([`render`], [`ics`]),
+//! Message-ID scheme in [`message_id`]; pirwatch's own trouble in [`operators`]), render them when they are sent ([`render`], [`ics`]),
 //! and deliver them through a channel ([`channel`]) by draining the outbox ([`deliver`], each
 //! attempt settled per recipient by [`settle`]).
 
@@ -7,6 +7,7 @@ pub mod channel;
 pub mod deliver;
 pub mod ics;
 pub mod message_id;
+pub mod operators;
 pub mod plan;
 pub mod render;
 pub mod settle;

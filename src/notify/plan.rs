@@ -166,6 +166,7 @@ impl Planner<'_> {
             incidents,
             reminder: None,
             updates_from: None,
+            operator: None,
             not_before,
             deliveries: vec![(receiver, message_id)],
         }

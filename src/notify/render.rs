@@ -140,7 +140,12 @@ impl Default for Renderer {
     }
 }
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 13] = [
+    ("operator.txt", include_str!("../../templates/operator.txt")),
+    (
+        "operator.html",
+        include_str!("../../templates/operator.html"),
+    ),
     ("_facts.html", include_str!("../../templates/_facts.html")),
     ("_facts.txt", include_str!("../../templates/_facts.txt")),
     ("export.md", include_str!("../../templates/export.md")),
@@ -261,6 +266,75 @@ impl Renderer {
         Ok(Rendered {
             text: self.render("reminder.txt", &vars)?,
             html: self.render("reminder.html", &vars)?,
+            subject,
+        })
+    }
+
+    /// A notice to the operators about pirwatch's own trouble.
+    pub fn operator(
+        &self,
+        cause: &crate::incident::notice::OperatorCause,
+    ) -> Result<Rendered, RenderError> {
+        use crate::incident::notice::OperatorCause as C;
+        let (what, detail, todo, since) = match cause {
+            C::ScopeNotPolled {
+                tenant,
+                scope,
+                since,
+                error,
+            } => (
+                format!("{tenant}/{scope} is not being polled"),
+                format!("The last poll of {scope} (tenant {tenant}) failed: {error}"),
+                "check the tenant's subscriptions, roles and arm_endpoint; `pirwatch \
+                 check-config --online` makes one real call per tenant"
+                    .to_owned(),
+                Some(*since),
+            ),
+            C::CredentialFailing {
+                tenant,
+                since,
+                error,
+            } => (
+                format!("tenant {tenant} cannot sign in"),
+                format!("Every poll of tenant {tenant} fails at sign-in: {error}"),
+                "check [tenants.credential]: ids, the secret or certificate file (and its \
+                 expiry), federation; `pirwatch check-config --online` tries it"
+                    .to_owned(),
+                Some(*since),
+            ),
+            C::DeliveryFailed {
+                tenant,
+                message_id,
+                not_reached,
+                error,
+            } => (
+                format!("a mail of tenant {tenant} was given up on"),
+                format!(
+                    "Mail {message_id} did not reach {}: {error}",
+                    if not_reached.is_empty() {
+                        "anyone".to_owned()
+                    } else {
+                        not_reached.join(", ")
+                    }
+                ),
+                format!(
+                    "fix the address or the mail server, then `pirwatch outbox retry \
+                     '{message_id}'`, or `pirwatch outbox dismiss '{message_id}'`"
+                ),
+                None,
+            ),
+        };
+        let subject = format!("[pirwatch] Needs attention: {what}");
+        let vars = minijinja::context! {
+            subject => &subject,
+            what => &what,
+            detail => &detail,
+            todo => &todo,
+            since => since.map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()),
+        };
+        Ok(Rendered {
+            text: self.render("operator.txt", &vars)?,
+            html: self.render("operator.html", &vars)?,
             subject,
         })
     }
@@ -398,7 +472,9 @@ fn subject(kind: NoticeKind, i: &Incident, ctx: &MailContext<'_>) -> String {
             pir_word(i.pir)
         ),
         NoticeKind::FalsePositive => "False positive: Azure incident".to_owned(),
-        NoticeKind::Digest | NoticeKind::Reminder => "Azure incident".to_owned(),
+        NoticeKind::Digest | NoticeKind::Reminder | NoticeKind::Operator => {
+            "Azure incident".to_owned()
+        }
     };
     let title: String = i.title.chars().take(120).collect();
     format!(

@@ -92,6 +92,20 @@ impl Store {
         serde_json::from_str(&text).map_err(|e| self.corrupt(table, column, e.to_string()))
     }
 
+    /// An optional JSON column.
+    pub(super) fn opt_json<T: serde::de::DeserializeOwned>(
+        &self,
+        row: &SqliteRow,
+        table: &'static str,
+        column: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let text: Option<String> = self.get(row, column)?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| self.corrupt(table, column, e.to_string()))
+        })
+        .transpose()
+    }
+
     /// A value as JSON text; failing is an error, never `"null"`.
     pub(super) fn to_json<T: serde::Serialize>(
         &self,

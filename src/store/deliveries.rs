@@ -303,6 +303,7 @@ mod tests {
             incidents: vec!["A".into()],
             reminder: None,
             updates_from: None,
+            operator: None,
             not_before: now,
             deliveries: vec![(Receiver::TenantRecipients, MessageId::new("<k@x>"))],
         };

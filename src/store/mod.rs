@@ -33,7 +33,7 @@ use crate::incident::notice::Notice;
 
 pub use deliveries::OutboxEntry;
 pub use outbox::{LastMail, MailRecord, QueuedDelivery};
-pub use scopes::ScopeOutcome;
+pub use scopes::{ScopeHealth, ScopeOutcome};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -12,7 +12,8 @@ use sqlx::sqlite::SqliteRow;
 use super::codec::ms;
 use super::{Store, StoreError, Tx};
 use crate::incident::notice::{
-    DeliveryState, Notice, NoticeKind, Receiver, RecipientRecord, ReminderKey, Series, Step,
+    DeliveryState, Notice, NoticeKind, OperatorCause, Receiver, RecipientRecord, ReminderKey,
+    Series, Step,
 };
 use crate::incident::{MessageId, TenantName, TrackingId};
 
@@ -30,6 +31,8 @@ pub struct QueuedDelivery {
     pub incidents: Vec<TrackingId>,
     pub reminder: Option<ReminderKey>,
     pub updates_from: Option<Timestamp>,
+    /// For operator notices: what is wrong.
+    pub operator: Option<OperatorCause>,
     /// When the notice was planned (the mail's `Date`).
     pub planned: Timestamp,
     pub attempts: i64,
@@ -80,7 +83,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO notifications (key, tenant, kind, series, step, updates_from_ms, \
-             planned_ms, not_before_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (key) DO NOTHING",
+             planned_ms, not_before_ms, operator_cause) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+             ON CONFLICT (key) DO NOTHING",
         )
         .bind(&n.key)
         .bind(n.tenant.as_str())
@@ -90,6 +94,12 @@ impl Store {
         .bind(n.updates_from.map(ms))
         .bind(ms(now))
         .bind(ms(n.not_before.max(now)))
+        .bind(
+            n.operator
+                .as_ref()
+                .map(|c| self.to_json("operator_cause", c))
+                .transpose()?,
+        )
         .execute(&mut **tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -132,7 +142,7 @@ impl Store {
     ) -> Result<Vec<QueuedDelivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.key, d.receiver, d.message_id, d.attempts, d.rejections, n.tenant, n.kind, \
-             n.series, n.step, n.updates_from_ms, n.planned_ms, ni.tracking_id \
+             n.series, n.step, n.updates_from_ms, n.planned_ms, n.operator_cause, ni.tracking_id \
              FROM deliveries d JOIN notifications n ON n.key = d.key \
              LEFT JOIN notification_incidents ni ON ni.key = n.key \
              WHERE d.state = 'queued' AND n.not_before_ms <= $1 AND d.next_attempt_ms <= $2 \
@@ -160,6 +170,7 @@ impl Store {
                 incidents: tracking_id.map(TrackingId::new).into_iter().collect(),
                 reminder: self.reminder_of(r)?,
                 updates_from: self.opt_time(r, N, "updates_from_ms")?,
+                operator: self.opt_json(r, N, "operator_cause")?,
                 planned: self.time(r, N, "planned_ms")?,
                 attempts: self.get(r, "attempts")?,
                 rejections: self.get(r, "rejections")?,
@@ -401,6 +412,7 @@ mod tests {
             incidents: ids.iter().map(|i| TrackingId::from(*i)).collect(),
             reminder: None,
             updates_from: None,
+            operator: None,
             not_before: ts("2026-11-01T09:00:00Z"),
             deliveries: vec![(
                 Receiver::TenantRecipients,

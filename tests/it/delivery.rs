@@ -194,3 +194,72 @@ async fn a_deferred_recipient_is_retried_until_it_is_accepted() {
     assert_eq!(env.pirwatch(&["once"]).await.code, 0);
     assert_eq!(env.incidents().await[0]["last_mail"]["state"], "sent");
 }
+
+/// pirwatch's own blind spots reach a person: a scope that keeps failing and a recipient given
+/// up on each give the operators one mail, not one per cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_hear_once_of_a_failing_scope_and_of_a_recipient_given_up_on() {
+    use crate::support::arm::Fault as ArmFault;
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let sink = SmtpSink::start(
+        env.path(),
+        &SinkOptions::faulty(Fault::RejectRcpt(vec!["oncall@contoso.example".into()])),
+    );
+    let mut setup = Setup::new(&arm.base, sink.port);
+    setup.subscriptions = vec!["sub-a".into(), "sub-gone".into()];
+    setup.smtp_extra = "timeout = \"10s\"\nretry_backoff = \"1s\"\n".into();
+    setup.extra =
+        "[notify]\noperators = [\"ops@example.com\"]\noperator_alert_after = \"1s\"\n".into();
+    env.write_config(&setup);
+    arm.break_scope(
+        "sub-gone",
+        ArmFault::ArmError {
+            status: 404,
+            code: "SubscriptionNotFound",
+        },
+    );
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("OPS-1", "Outage", hours_ago(1)).build()],
+    );
+    let to_ops = |sink: &SmtpSink| -> Vec<String> {
+        sink.messages()
+            .into_iter()
+            .filter(|m| m.rcpt_to.contains("ops@example.com"))
+            .map(|m| m.subject)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while to_ops(&sink).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "operators told: {:?}",
+            to_ops(&sink)
+        );
+        env.pirwatch(&["once"]).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // More cycles the same day: nothing new for the operators.
+    for _ in 0..3 {
+        env.pirwatch(&["once"]).await;
+    }
+    let mut subjects = to_ops(&sink);
+    subjects.sort();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects[0].contains("a mail of tenant contoso was given up on"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[1].contains("contoso/sub-gone is not being polled"),
+        "{subjects:?}"
+    );
+    let ops = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.subject.contains("sub-gone"))
+        .expect("the scope notice");
+    assert!(ops.text.contains("SubscriptionNotFound"), "{}", ops.text);
+    assert!(ops.text.contains("check-config --online"), "{}", ops.text);
+}
