@@ -14,6 +14,21 @@ use serde::{Deserialize, Serialize};
 use super::ack::PirStage;
 use super::ids::{MessageId, TenantName, TrackingId};
 
+/// `FromStr` for an enum of stored words: each `ALL` value's `as_str()`, nothing else.
+macro_rules! words_parse {
+    ($name:ident) => {
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                Self::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == s)
+                    .ok_or_else(|| UnknownValue(s.to_owned()))
+            }
+        }
+    };
+}
+
 /// The kind of a notice, which is also the headline it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,15 +72,7 @@ impl NoticeKind {
     }
 }
 
-impl FromStr for NoticeKind {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
-    }
-}
+words_parse!(NoticeKind);
 
 /// A stored value this version of pirwatch does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,15 +107,7 @@ impl Series {
     }
 }
 
-impl FromStr for Series {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
-    }
-}
+words_parse!(Series);
 
 /// Which reminder of its series: identified by what it is, never by its position in a list,
 /// so editing the schedule neither repeats nor skips one.
@@ -273,15 +272,7 @@ impl DeliveryState {
     }
 }
 
-impl FromStr for DeliveryState {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
-    }
-}
+words_parse!(DeliveryState);
 
 /// Where one recipient address of a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -316,15 +307,7 @@ impl RecipientState {
     }
 }
 
-impl FromStr for RecipientState {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
-    }
-}
+words_parse!(RecipientState);
 
 /// One recipient address of a delivery, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -61,6 +61,24 @@ impl Store {
             .collect()
     }
 
+    /// `delivery_recipients` rows grouped by (key, receiver).
+    pub(super) fn recipients_by_delivery(
+        &self,
+        rows: &[SqliteRow],
+    ) -> Result<HashMap<(String, String), Vec<RecipientRecord>>, StoreError> {
+        let mut out: HashMap<(String, String), Vec<RecipientRecord>> = HashMap::new();
+        for r in rows {
+            let key = (
+                self.get::<String>(r, "key")?,
+                self.get::<String>(r, "receiver")?,
+            );
+            out.entry(key)
+                .or_default()
+                .push(self.recipient_from_row(r)?);
+        }
+        Ok(out)
+    }
+
     pub(super) fn recipient_from_row(&self, r: &SqliteRow) -> Result<RecipientRecord, StoreError> {
         Ok(RecipientRecord {
             address: self.get(r, "address")?,
@@ -190,17 +208,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        let mut by_delivery: HashMap<(String, String), Vec<RecipientRecord>> = HashMap::new();
-        for r in &recipients {
-            let key = (
-                self.get::<String>(r, "key")?,
-                self.get::<String>(r, "receiver")?,
-            );
-            by_delivery
-                .entry(key)
-                .or_default()
-                .push(self.recipient_from_row(r)?);
-        }
+        let mut by_delivery = self.recipients_by_delivery(&recipients)?;
         rows.iter()
             .map(|r| {
                 let key = (

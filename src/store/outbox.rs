@@ -311,17 +311,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        let mut by_delivery: HashMap<(String, String), Vec<RecipientRecord>> = HashMap::new();
-        for r in &recipients {
-            let key = (
-                self.get::<String>(r, "key")?,
-                self.get::<String>(r, "receiver")?,
-            );
-            by_delivery
-                .entry(key)
-                .or_default()
-                .push(self.recipient_from_row(r)?);
-        }
+        let by_delivery = self.recipients_by_delivery(&recipients)?;
         let mut out: HashMap<(String, TrackingId), Vec<MailRecord>> = HashMap::new();
         for r in &rows {
             let key = (

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::support::arm::Ev;
-use crate::support::{World, hours_ago};
+use crate::support::{World, hours_ago, integrity};
 
 const KILLS: usize = 200;
 const BATCH: usize = 20;
@@ -24,19 +24,6 @@ impl Moments {
         self.0 ^= self.0 << 17;
         lo + self.0 % (hi - lo)
     }
-}
-
-async fn integrity(db: &std::path::Path) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("open the store");
-    let r: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&mut conn)
-        .await
-        .expect("integrity_check");
-    conn.close().await.expect("close");
-    r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::support::arm::{Ev, FakeArm};
 use crate::support::smtp::{PortReservation, SinkOptions, SmtpSink};
-use crate::support::{Env, Setup, TOKEN, hours_ago, signal, wait_for};
+use crate::support::{Env, Setup, TOKEN, hours_ago, integrity, signal, wait_for};
 
 /// A tmpfs mounted at a directory, unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -50,19 +50,6 @@ fn fill(dir: &Path) -> PathBuf {
     while f.write_all(&chunk).is_ok() {}
     let _ = f.sync_all();
     path
-}
-
-async fn integrity(db: &Path) -> String {
-    use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("open the store");
-    let r: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&mut conn)
-        .await
-        .expect("integrity_check");
-    conn.close().await.expect("close");
-    r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -228,6 +228,20 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// `PRAGMA integrity_check` of a store, read with a connection of its own.
+pub async fn integrity(db: &Path) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open the store");
+    let r: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .expect("integrity_check");
+    conn.close().await.expect("close");
+    r
+}
+
 /// Writes a secret file readable by its owner only (pirwatch refuses world-readable ones).
 pub fn write_secret(path: &Path, content: &str) {
     use std::os::unix::fs::PermissionsExt;
