@@ -208,7 +208,6 @@ impl Daemon {
         reload: &tokio::sync::Notify,
     ) -> RunEnd {
         let done = CancellationToken::new();
-        let end = stop.child_token();
         let queued = tokio::sync::Notify::new();
         let ended = async {
             let why = tokio::select! {
@@ -223,7 +222,6 @@ impl Daemon {
             self.poller(interval, &done, &queued),
             self.deliverer(&done, &queued),
         );
-        drop(end);
         why
     }
 
