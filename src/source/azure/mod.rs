@@ -4,6 +4,7 @@
 pub mod client;
 pub use crate::cloud;
 pub mod credential;
+pub mod error;
 pub mod wire;
 
 use std::collections::HashMap;

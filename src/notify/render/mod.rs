@@ -4,12 +4,15 @@
 //! Templates live in `templates/` and are compiled into the binary. `.html` templates are
 //! escaped, `.txt` ones are not.
 
-use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use jiff::{Timestamp, tz::TimeZone};
 use minijinja::Environment;
-use serde::Serialize;
+
+mod view;
+
+use view::{IncidentView, view};
+pub use view::{local_time, sanitize, to_text};
 
 use crate::followup::claim::{CLAIM_CONTENTS, ClaimChannel, ClaimDates};
-use crate::followup::pir;
 use crate::followup::schedule::{Reminder, Series, Step};
 use crate::followup::support::SupportPlan;
 use crate::incident::{Incident, NoticeKind, PirState, Update};
@@ -45,89 +48,6 @@ pub struct MailContext<'a> {
     pub support_plan: SupportPlan,
 }
 
-/// An incident as the templates see it.
-#[derive(Debug, Serialize)]
-struct IncidentView {
-    tracking_id: String,
-    title: String,
-    event_type: String,
-    status: String,
-    resolved: bool,
-    service_issue: bool,
-    false_positive: bool,
-    pir: &'static str,
-    summary: Option<Html>,
-    description: Option<Html>,
-    latest_update: Option<UpdateView>,
-    pir_update: Option<UpdateView>,
-    new_updates: Vec<UpdateView>,
-    services: Vec<String>,
-    regions: Vec<String>,
-    subscriptions: Vec<String>,
-    impact_start: Option<String>,
-    mitigated_at: Option<String>,
-    /// The date reminded (the earlier of the SLA's and the partner's).
-    claim_deadline: Option<String>,
-    sla_deadline: Option<String>,
-    partner_deadline: Option<String>,
-    preliminary_pir_by: Option<String>,
-    final_pir_by: Option<String>,
-}
-
-/// Azure HTML, sanitised, with its text rendering.
-#[derive(Debug, Serialize)]
-struct Html {
-    html: String,
-    text: String,
-}
-
-#[derive(Debug, Serialize)]
-struct UpdateView {
-    published: String,
-    tags: Vec<String>,
-    body: Html,
-}
-
-/// Sanitises Azure's HTML for inclusion in ours.
-pub fn sanitize(html: &str) -> String {
-    ammonia::clean(html)
-}
-
-/// Azure's HTML as readable plain text.
-pub fn to_text(html: &str) -> String {
-    let clean = sanitize(html);
-    html2text::from_read(clean.as_bytes(), 78)
-        .unwrap_or(clean)
-        .trim_end()
-        .to_owned()
-}
-
-fn html(raw: &str) -> Html {
-    Html {
-        html: sanitize(raw),
-        text: to_text(raw),
-    }
-}
-
-/// A time in the team's zone: `Tue 2026-05-12 16:45 CEST (UTC+02:00)`.
-pub fn local_time(t: Timestamp, tz: &TimeZone) -> String {
-    t.to_zoned(tz.clone())
-        .strftime("%a %Y-%m-%d %H:%M %Z (UTC%:z)")
-        .to_string()
-}
-
-fn date(d: Date) -> String {
-    d.strftime("%A %Y-%m-%d").to_string()
-}
-
-fn update_view(u: &Update, tz: &TimeZone) -> UpdateView {
-    UpdateView {
-        published: local_time(u.published, tz),
-        tags: u.tags.iter().cloned().collect(),
-        body: html(&u.summary),
-    }
-}
-
 /// The template engine with pirwatch's templates loaded.
 #[derive(Debug)]
 pub struct Renderer {
@@ -141,28 +61,46 @@ impl Default for Renderer {
 }
 
 const TEMPLATES: [(&str, &str); 13] = [
-    ("operator.txt", include_str!("../../templates/operator.txt")),
+    (
+        "operator.txt",
+        include_str!("../../../templates/operator.txt"),
+    ),
     (
         "operator.html",
-        include_str!("../../templates/operator.html"),
+        include_str!("../../../templates/operator.html"),
     ),
-    ("_facts.html", include_str!("../../templates/_facts.html")),
-    ("_facts.txt", include_str!("../../templates/_facts.txt")),
-    ("export.md", include_str!("../../templates/export.md")),
-    ("_claim.html", include_str!("../../templates/_claim.html")),
-    ("_claim.txt", include_str!("../../templates/_claim.txt")),
+    (
+        "_facts.html",
+        include_str!("../../../templates/_facts.html"),
+    ),
+    ("_facts.txt", include_str!("../../../templates/_facts.txt")),
+    ("export.md", include_str!("../../../templates/export.md")),
+    (
+        "_claim.html",
+        include_str!("../../../templates/_claim.html"),
+    ),
+    ("_claim.txt", include_str!("../../../templates/_claim.txt")),
     (
         "reminder.html",
-        include_str!("../../templates/reminder.html"),
+        include_str!("../../../templates/reminder.html"),
     ),
-    ("reminder.txt", include_str!("../../templates/reminder.txt")),
+    (
+        "reminder.txt",
+        include_str!("../../../templates/reminder.txt"),
+    ),
     (
         "incident.html",
-        include_str!("../../templates/incident.html"),
+        include_str!("../../../templates/incident.html"),
     ),
-    ("incident.txt", include_str!("../../templates/incident.txt")),
-    ("digest.html", include_str!("../../templates/digest.html")),
-    ("digest.txt", include_str!("../../templates/digest.txt")),
+    (
+        "incident.txt",
+        include_str!("../../../templates/incident.txt"),
+    ),
+    (
+        "digest.html",
+        include_str!("../../../templates/digest.html"),
+    ),
+    ("digest.txt", include_str!("../../../templates/digest.txt")),
 ];
 
 impl Renderer {
@@ -416,50 +354,6 @@ fn reminder_subject(
         ctx.tenant,
         if ctx.demo { "DEMO: " } else { "" }
     )
-}
-
-fn view(
-    i: &Incident,
-    new_updates: &[Update],
-    claim: Option<ClaimDates>,
-    tz: &TimeZone,
-) -> IncidentView {
-    let expected = pir::expectation(i);
-    IncidentView {
-        tracking_id: i.tracking_id.to_string(),
-        title: i.title.clone(),
-        event_type: i.event_type.to_string(),
-        status: i.status.to_string(),
-        resolved: i.is_resolved(),
-        service_issue: i.event_type.is_service_issue(),
-        false_positive: i.false_positive,
-        pir: match i.pir {
-            PirState::None => "none",
-            PirState::Preliminary => "preliminary",
-            PirState::Final => "final",
-        },
-        summary: i.summary.as_deref().map(html),
-        description: i.description.as_deref().or(i.article.as_deref()).map(html),
-        latest_update: i.latest_update().map(|u| update_view(u, tz)),
-        pir_update: i.pir_update().map(|u| update_view(u, tz)),
-        new_updates: new_updates
-            .iter()
-            .rev()
-            .map(|u| update_view(u, tz))
-            .collect(),
-        services: i.services().into_iter().map(str::to_owned).collect(),
-        regions: i.regions().into_iter().map(str::to_owned).collect(),
-        subscriptions: i.subscriptions.iter().cloned().collect(),
-        impact_start: i.impact_start.map(|t| local_time(t, tz)),
-        mitigated_at: i.mitigated_at.map(|t| local_time(t, tz)),
-        claim_deadline: claim.map(|c| date(c.remind_by)),
-        sla_deadline: claim.map(|c| date(c.sla_deadline)),
-        partner_deadline: claim.and_then(|c| c.partner_deadline).map(date),
-        preliminary_pir_by: expected
-            .and_then(|e| e.preliminary_by)
-            .map(|t| local_time(t, tz)),
-        final_pir_by: expected.and_then(|e| e.final_by).map(|t| local_time(t, tz)),
-    }
 }
 
 fn subject(kind: NoticeKind, i: &Incident, ctx: &MailContext<'_>) -> String {
