@@ -131,8 +131,16 @@ pub(super) async fn ack(
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
+    if let Some(t) = tenant.filter(|t| config.tenant(t).is_none()) {
+        let known: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
+        anyhow::bail!(
+            "tenant {t} is not in the config (tenants: {})",
+            known.join(", ")
+        );
+    }
     let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
+    let claimed = matches!(what, AckWhat::Claimed { .. });
     let kind = match what {
         // The newest published stage; before any PIR, every stage to come.
         AckWhat::Reviewed => AckKind::Reviewed {
@@ -156,6 +164,20 @@ pub(super) async fn ack(
         at: Timestamp::now(),
     };
     let new = store.record_ack(&i.tenant, &i.tracking_id, &record).await?;
+    if claimed {
+        // A claim quotes the incident's details, so its PIR (every stage published so far) was
+        // read: the review is done too.
+        let reviewed = Ack {
+            kind: AckKind::Reviewed {
+                stage: i.pir.stage().unwrap_or(PirStage::Final),
+            },
+            by: record.by.clone(),
+            at: record.at,
+        };
+        store
+            .record_ack(&i.tenant, &i.tracking_id, &reviewed)
+            .await?;
+    }
     store.close().await;
     if new {
         println!(

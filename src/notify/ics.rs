@@ -16,12 +16,17 @@ pub fn claim_deadline(
     channel: ClaimChannel,
     stamp: jiff::Timestamp,
 ) -> String {
-    let day = chrono::NaiveDate::from_ymd_opt(
-        i32::from(deadline.year()),
-        u32::from(deadline.month().unsigned_abs()),
-        u32::from(deadline.day().unsigned_abs()),
-    )
-    .unwrap_or_default();
+    let naive = |d: Date| {
+        chrono::NaiveDate::from_ymd_opt(
+            i32::from(d.year()),
+            u32::from(d.month().unsigned_abs()),
+            u32::from(d.day().unsigned_abs()),
+        )
+        .unwrap_or_default()
+    };
+    let day = naive(deadline);
+    // An all-day event's end is exclusive: the day after.
+    let next = naive(deadline.tomorrow().unwrap_or(deadline));
     let stamp = chrono::DateTime::from_timestamp(stamp.as_second(), 0).unwrap_or_default();
     let summary =
         format!("Last day to file the SLA claim for Azure incident {tracking_id} ({tenant})");
@@ -30,11 +35,12 @@ pub fn claim_deadline(
         .timestamp(stamp)
         .summary(&summary)
         .description(&format!(
-            "{} Quote tracking ID {tracking_id}. Acknowledge with: pirwatch ack {tracking_id} \
+            "{} Tracking ID: {tracking_id}. Acknowledge with: pirwatch ack {tracking_id} \
              --claimed --reference <SR number> (or --no-claim).",
             channel.how_to_file()
         ))
-        .all_day(day)
+        .starts(day)
+        .ends(next)
         .alarm(Alarm::display(
             &summary,
             Trigger::before_start(chrono::Duration::hours(15)),
@@ -63,6 +69,15 @@ mod tests {
         );
         assert!(ics.contains("BEGIN:VEVENT"));
         assert!(ics.contains("DTSTART;VALUE=DATE:20270130"), "{ics}");
+        assert!(
+            ics.contains("DTEND;VALUE=DATE:20270131"),
+            "the end is exclusive: {ics}"
+        );
+        assert_eq!(
+            ics.matches("tracking ID").count() + ics.matches("Tracking ID").count(),
+            2,
+            "{ics}"
+        );
         assert!(ics.contains("UID:claim-AB_1-contoso@example.com"));
         assert!(
             ics.contains("BEGIN:VALARM") && ics.contains("TRIGGER"),

@@ -122,13 +122,16 @@ impl Store {
         .map_err(|e| self.err(e))
     }
 
-    /// Incidents with this tracking id, in any tenant (without updates).
+    /// Incidents with this tracking id (in any letter case: people type them), in any tenant,
+    /// without updates.
     pub async fn find(&self, tracking_id: &str) -> Result<Vec<Incident>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM incidents WHERE tracking_id = $1 ORDER BY tenant")
-            .bind(tracking_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?;
+        let rows = sqlx::query(
+            "SELECT * FROM incidents WHERE tracking_id = $1 COLLATE NOCASE ORDER BY tenant",
+        )
+        .bind(tracking_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.err(e))?;
         rows.iter().map(|r| self.incident_from_row(r)).collect()
     }
 
@@ -367,6 +370,7 @@ pub(crate) mod tests {
         assert_eq!(got[&TrackingId::from("AAA-1")], a);
         assert_eq!(got[&TrackingId::from("BBB-2")], b);
         assert_eq!(store.find("AAA-1").await.expect("find").len(), 2);
+        assert_eq!(store.find("aaa-1").await.expect("any case").len(), 2);
         let all = store.all_incidents_with_updates().await.expect("all");
         assert_eq!(all.iter().map(|i| i.updates.len()).sum::<usize>(), 2);
         let counts = store.update_counts().await.expect("counts");

@@ -286,6 +286,16 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
         .find(|m| m.subject.contains("window closed"))
         .expect("closed");
     assert!(closed.ics.is_none());
+    // "Window closed" names the date that passed, and never asks to file by it.
+    assert!(closed.text.contains("closed on"), "{}", closed.text);
+    assert!(
+        !closed.text.contains("File by") && !closed.html.contains("File by"),
+        "{}",
+        closed.text
+    );
+    assert!(!closed.text.contains("Refund Request"), "{}", closed.text);
+    // The text part keeps the facts block's lines apart.
+    assert!(!claim.text.contains("yetSLA"), "{}", claim.text);
 
     // At the simulated end, B's window has closed unacknowledged; A's claim is filed.
     let store = Store::open(&sim.config.state.path).await.expect("store");

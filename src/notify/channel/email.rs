@@ -53,6 +53,45 @@ pub struct OutgoingMail {
     pub date: jiff::Timestamp,
     /// The claim deadline as an iCalendar attachment.
     pub ics: Option<String>,
+    /// `List-Id` (one list per tenant, so people can filter).
+    pub list_id: Option<String>,
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): out-of-office replies do not loop.
+#[derive(Debug, Clone)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+/// `List-Id` (RFC 2919).
+#[derive(Debug, Clone)]
+struct ListId(String);
+
+impl lettre::message::header::Header for ListId {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The `List-Id` of a tenant's mail: `pirwatch contoso <contoso.pirwatch.example.com>`.
+pub fn list_id(list: &str, domain: &str) -> String {
+    format!("pirwatch {list} <{}.pirwatch.{domain}>", encode_token(list))
 }
 
 /// Where mail goes.
@@ -198,7 +237,11 @@ pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, Smt
         .from(from.clone())
         .subject(mail.subject.clone())
         .message_id(Some(mail.message_id.to_string()))
-        .date(std::time::SystemTime::from(mail.date));
+        .date(std::time::SystemTime::from(mail.date))
+        .header(AutoSubmitted);
+    if let Some(list) = &mail.list_id {
+        b = b.header(ListId(list.clone()));
+    }
     for to in &mail.to {
         b = b.to(to.clone());
     }
@@ -261,5 +304,29 @@ mod tests {
             );
         }
         assert!(Mailer::smtp(&smtp("smtp.example.com", "starttls"), pw(), None).is_ok());
+    }
+
+    #[test]
+    fn every_mail_is_marked_auto_generated_and_carries_its_list() {
+        let from: Mailbox = "p <p@example.com>".parse().expect("from");
+        let mail = OutgoingMail {
+            message_id: MessageId::new("<a.b.incident@example.com>"),
+            kind: "new",
+            to: vec!["x <x@example.com>".parse().expect("to")],
+            subject: "s".into(),
+            text: "t".into(),
+            html: "<p>h</p>".into(),
+            in_reply_to: None,
+            date: "2026-11-01T10:00:00Z".parse().expect("ts"),
+            ics: None,
+            list_id: Some(list_id("acme.eu", "example.com")),
+        };
+        let raw = String::from_utf8(build_message(&mail, &from).expect("message").formatted())
+            .expect("utf-8");
+        assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{raw}");
+        assert!(
+            raw.contains("List-Id: pirwatch acme.eu <acme=2Eeu.pirwatch.example.com>\r\n"),
+            "{raw}"
+        );
     }
 }

@@ -49,10 +49,14 @@ impl Notifier {
         let ctx = self.context(tenant);
         let rendered = match d.kind {
             NoticeKind::Digest => {
-                let list: Vec<(&Incident, Option<ClaimDates>)> = incidents
-                    .iter()
-                    .map(|i| (i, claim_of(i, &tenant.policy.claim)))
-                    .collect();
+                let mut list: Vec<(&Incident, Option<ClaimDates>)> = Vec::new();
+                for i in &incidents {
+                    list.push((i, open_claim(store, tenant, i, now).await?));
+                }
+                // Soonest deadline first; those with none last.
+                list.sort_by_key(|(i, c)| {
+                    (c.is_none(), c.map(|c| c.remind_by), i.tracking_id.clone())
+                });
                 self.renderer.digest(&list, &ctx).map(|r| (r, None))
             }
             NoticeKind::Reminder => {
@@ -78,7 +82,7 @@ impl Notifier {
                         .collect(),
                     None => Vec::new(),
                 };
-                let claim = claim_of(first, &tenant.policy.claim);
+                let claim = open_claim(store, tenant, first, now).await?;
                 self.renderer
                     .incident(kind, first, &news, claim, &ctx)
                     .map(|r| (r, None))
@@ -105,6 +109,10 @@ impl Notifier {
             in_reply_to,
             date: d.planned,
             ics,
+            list_id: Some(crate::notify::channel::email::list_id(
+                &tenant.name,
+                &self.domain,
+            )),
         })))
     }
 
@@ -160,6 +168,10 @@ impl Notifier {
             in_reply_to: None,
             date: d.planned,
             ics: None,
+            list_id: Some(crate::notify::channel::email::list_id(
+                "operators",
+                &self.domain,
+            )),
         })))
     }
 
@@ -193,6 +205,10 @@ impl Notifier {
             in_reply_to: None,
             date: now,
             ics: None,
+            list_id: Some(crate::notify::channel::email::list_id(
+                "operators",
+                &self.domain,
+            )),
         };
         let mail = OutgoingMail {
             html: format!("<pre>{}</pre>", ammonia::clean_text(&mail.text)),
@@ -215,7 +231,12 @@ impl Notifier {
         now: Timestamp,
     ) -> Result<(crate::notify::render::Rendered, Option<String>), crate::notify::render::RenderError>
     {
-        let claim = f.claim.dates();
+        // Only an open claim is to be filed; "window closed" names the date that passed.
+        let claim = match (&f.claim, key.series) {
+            (ClaimStatus::Open(d), _) => Some(*d),
+            (ClaimStatus::WindowClosed(d), Series::WindowClosed) => Some(*d),
+            _ => None,
+        };
         let r = Reminder { key, at: now };
         let rendered = self
             .renderer
@@ -233,6 +254,26 @@ impl Notifier {
         };
         Ok((rendered, ics))
     }
+}
+
+/// The claim dates of `i` if its claim is still to be filed at `now`, else `None`: a mail never
+/// says "file by" about a claim filed, declined or past its window.
+async fn open_claim(
+    store: &Store,
+    tenant: &Tenant,
+    i: &Incident,
+    now: Timestamp,
+) -> Result<Option<ClaimDates>, StoreError> {
+    if claim_of(i, &tenant.policy.claim).is_none() {
+        return Ok(None);
+    }
+    let acks = Acks::from_records(&store.acks(&tenant.name, &i.tracking_id).await?);
+    Ok(
+        match assess(i, &acks, &BTreeSet::new(), &tenant.policy, now).claim {
+            ClaimStatus::Open(d) => Some(d),
+            _ => None,
+        },
+    )
 }
 
 /// Why a queued reminder is no longer true, in the reader's words.

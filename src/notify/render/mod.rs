@@ -185,7 +185,9 @@ impl Renderer {
         ctx: &MailContext<'_>,
         now: Timestamp,
     ) -> Result<Rendered, RenderError> {
-        let view = view(incident, &[], claim, ctx.timezone);
+        let mut view = view(incident, &[], claim, ctx.timezone);
+        // "Window closed" names the date that passed, never "file by" it.
+        view.claim_open &= r.series() != Series::WindowClosed;
         let today = now.to_zoned(ctx.timezone.clone()).date();
         let days_left = claim.map(|c| (c.remind_by - today).get_days());
         let subject = reminder_subject(r.series(), incident, claim, days_left, ctx);
@@ -550,5 +552,57 @@ mod tests {
             "support plan times: {}",
             m.text
         );
+    }
+
+    /// Issue 9: a mail says "file by" only while the claim is open; "window closed" never does;
+    /// the facts block ends its line.
+    #[test]
+    fn only_an_open_claim_is_to_be_filed() {
+        let tz = TimeZone::UTC;
+        let i = incident();
+        let r = Renderer::new();
+        let claim = ClaimDates {
+            sla_deadline: jiff::civil::date(2026, 5, 31),
+            partner_deadline: None,
+            remind_by: jiff::civil::date(2026, 5, 31),
+        };
+        let open = r
+            .incident(NoticeKind::Pir, &i, &[], Some(claim), &ctx(&tz))
+            .expect("renders");
+        assert!(open.text.contains("File by:") && open.text.contains("Refund Request"));
+        assert!(
+            open.text
+                .contains("Mitigated:      Sun 2026-03-29 03:15 UTC (UTC+00:00)\n"),
+            "{}",
+            open.text
+        );
+        let decided = r
+            .incident(NoticeKind::Pir, &i, &[], None, &ctx(&tz))
+            .expect("renders");
+        for part in [&decided.text, &decided.html] {
+            assert!(
+                !part.contains("File by") && !part.contains("file by"),
+                "{part}"
+            );
+            assert!(!part.contains("Refund Request"), "{part}");
+        }
+        let now: Timestamp = "2026-06-01T08:00:00Z".parse().expect("ts");
+        let closed = Reminder {
+            key: crate::incident::notice::ReminderKey {
+                series: Series::WindowClosed,
+                step: Step::Once,
+            },
+            at: now,
+        };
+        let m = r
+            .reminder(&closed, &i, Some(claim), &ctx(&tz), now)
+            .expect("renders");
+        assert!(m.text.contains("closed on Sunday 2026-05-31"), "{}", m.text);
+        for part in [&m.text, &m.html] {
+            assert!(
+                !part.contains("File by") && !part.contains("Refund Request"),
+                "{part}"
+            );
+        }
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct IncidentView {
     subscriptions: Vec<String>,
     impact_start: Option<String>,
     mitigated_at: Option<String>,
+    /// A claim is still to be filed: only then do mails say by when and how.
+    pub(super) claim_open: bool,
     /// The date reminded (the earlier of the SLA's and the partner's).
     claim_deadline: Option<String>,
     sla_deadline: Option<String>,
@@ -125,6 +127,7 @@ pub(super) fn view(
         subscriptions: i.subscriptions.iter().cloned().collect(),
         impact_start: i.impact_start.map(|t| local_time(t, tz)),
         mitigated_at: i.mitigated_at.map(|t| local_time(t, tz)),
+        claim_open: claim.is_some() && i.event_type.is_service_issue() && !i.false_positive,
         claim_deadline: claim.map(|c| date(c.remind_by)),
         sla_deadline: claim.map(|c| date(c.sla_deadline)),
         partner_deadline: claim.and_then(|c| c.partner_deadline).map(date),
