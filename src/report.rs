@@ -264,8 +264,9 @@ pub async fn rows(
     now: Timestamp,
 ) -> Result<Vec<IncidentRow>, StoreError> {
     let mut batch = Batch::load(store).await?;
+    // With their updates: an incident's start (and so its claim deadline) may be its first one.
     Ok(store
-        .all_incidents()
+        .all_incidents_with_updates()
         .await?
         .into_iter()
         .map(|i| batch.record(config, i, now).row)

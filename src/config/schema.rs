@@ -266,7 +266,7 @@ pub struct TenantConfig {
     pub claim_channel: ClaimChannel,
     /// `partner` only: the partner's internal claim deadline, in days after the incident.
     pub partner_deadline_days: Option<u32>,
-    /// The day billing periods start on (1 = calendar months, up to 28).
+    /// The day billing periods start on (1 = calendar months, up to 31, clamped to short months).
     #[serde(default = "default_billing_day")]
     pub billing_period_start_day: i8,
     /// Per-subscription overrides of `billing_period_start_day`.

@@ -93,9 +93,9 @@ fn follow_up_keys_parse_and_validate() {
         "claim_channel = \"microsoft\"",
     );
     assert!(err(&bad).contains("tenants[0].partner_deadline_days: only applies"));
-    let bad = text.replace("\"sub-1\" = 3", "\"sub-1\" = 31");
+    let bad = text.replace("\"sub-1\" = 3", "\"sub-1\" = 32");
     assert!(
-        err(&bad).contains("subscription_billing_start_days.sub-1: must be 1 to 28"),
+        err(&bad).contains("subscription_billing_start_days.sub-1: must be 1 to 31"),
         "{}",
         err(&bad)
     );
@@ -402,4 +402,20 @@ fn section_text(text: &str, table: &str) -> String {
 fn contains_word(text: &str, word: &str) -> bool {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .any(|w| w == word)
+}
+
+/// Issue 9: billing periods may start on the 29th to the 31st (clamped to short months).
+#[test]
+fn billing_start_days_up_to_31_are_accepted() {
+    let text = MINIMAL.replace(
+        "timezone = \"Europe/Amsterdam\"",
+        "timezone = \"Europe/Amsterdam\"\nbilling_period_start_day = 31",
+    );
+    let c = Config::parse(&text, "c").expect("31 is a day");
+    assert_eq!(c.tenants[0].policy.claim.billing_start_day, 31);
+    let e = err(&text.replace("= 31", "= 32"));
+    assert!(
+        e.contains("billing_period_start_day: must be 1 to 31"),
+        "{e}"
+    );
 }

@@ -188,17 +188,20 @@ fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
     if t.recipients.is_empty() {
         return fail(key("recipients"), "list at least one address");
     }
-    if !(1..=28).contains(&t.billing_period_start_day) {
-        return fail(key("billing_period_start_day"), "must be 1 to 28");
+    if !(1..=31).contains(&t.billing_period_start_day) {
+        return fail(
+            key("billing_period_start_day"),
+            "must be 1 to 31 (29 to 31 start on a short month's last day)",
+        );
     }
     if let Some((sub, _)) = t
         .subscription_billing_start_days
         .iter()
-        .find(|(_, d)| !(1..=28).contains(*d))
+        .find(|(_, d)| !(1..=31).contains(*d))
     {
         return fail(
             key("subscription_billing_start_days").then(sub),
-            "must be 1 to 28",
+            "must be 1 to 31",
         );
     }
     if t.partner_deadline_days.is_some() && t.claim_channel != ClaimChannel::Partner {

@@ -126,23 +126,35 @@ pub fn claim_dates(
     }
 }
 
-/// The SLA claim deadlines of an incident: service issues only, counted from its impact start
-/// (or, without one, from when pirwatch first saw it).
+/// The SLA claim deadlines of an incident: service issues only, counted from when it started.
 pub fn claim_of(i: &Incident, policy: &ClaimPolicy) -> Option<ClaimDates> {
-    i.event_type.is_service_issue().then(|| {
-        claim_dates(
-            i.impact_start.unwrap_or(i.first_seen),
-            &i.subscriptions,
-            policy,
-        )
-    })
+    i.event_type
+        .is_service_issue()
+        .then(|| claim_dates(incident_start(i), &i.subscriptions, policy))
+}
+
+/// When an incident started, failing safe (an earlier start gives an earlier deadline): its
+/// impact start, unless its first update or its mitigation came before that (Azure's data can be
+/// inconsistent); without an impact start, the earliest of the first update, the mitigation and
+/// when pirwatch first saw it.
+pub fn incident_start(i: &Incident) -> Timestamp {
+    let first_update = i.updates.iter().map(|u| u.published).min();
+    let known = [first_update, i.mitigated_at];
+    match i.impact_start {
+        Some(start) => known.into_iter().flatten().fold(start, Timestamp::min),
+        None => known
+            .into_iter()
+            .flatten()
+            .fold(i.first_seen, Timestamp::min),
+    }
 }
 
 /// The last day to file a claim for an incident that started at `incident`, with billing
-/// periods starting on day `billing_start_day` (1 = calendar months; 2..=28 otherwise).
+/// periods starting on day `billing_start_day` (1 = calendar months; up to 31, clamped to each
+/// month's length).
 pub fn claim_deadline(incident: Timestamp, billing_start_day: i8) -> Date {
     let day = incident.to_zoned(TimeZone::UTC).date();
-    let end = billing_period_end(day, billing_start_day.clamp(1, 28));
+    let end = billing_period_end(day, billing_start_day.clamp(1, 31));
     let reading_a = end.saturating_add(2.months());
     let reading_b = end
         .first_of_month()
@@ -151,19 +163,22 @@ pub fn claim_deadline(incident: Timestamp, billing_start_day: i8) -> Date {
     reading_a.min(reading_b)
 }
 
+/// The day a billing period starts in the month of `first` (its first day): `start_day`,
+/// clamped to the month's length (a period starting on the 31st starts on Feb 28 in February).
+fn period_start_in(first: Date, start_day: i8) -> Date {
+    let day = start_day.min(first.days_in_month());
+    first.saturating_add(i64::from(day - 1).days())
+}
+
 /// The last day of the billing period containing `day`.
 fn billing_period_end(day: Date, start_day: i8) -> Date {
-    let this_month_start = day.first_of_month().saturating_add((start_day - 1).days());
-    let period_start = if day >= this_month_start {
-        this_month_start
+    let this_month = period_start_in(day.first_of_month(), start_day);
+    let next_start = if day >= this_month {
+        period_start_in(day.first_of_month().saturating_add(1.month()), start_day)
     } else {
-        day.first_of_month()
-            .saturating_sub(1.month())
-            .saturating_add((start_day - 1).days())
+        this_month
     };
-    period_start
-        .saturating_add(1.month())
-        .saturating_sub(1.day())
+    next_start.saturating_sub(1.day())
 }
 
 #[cfg(test)]
@@ -246,6 +261,77 @@ mod tests {
         assert_eq!(
             claim_dates(start, &none, &policy).sla_deadline,
             date(2026, 5, 31)
+        );
+    }
+
+    #[test]
+    fn billing_periods_starting_on_the_29th_to_31st_are_clamped_to_the_month() {
+        // Start day 31: February's period starts on the 28th (2026 is no leap year).
+        // Feb 10 lies in Jan 31 - Feb 27 → deadline Apr 27.
+        assert_eq!(
+            claim_deadline(at("2026-02-10T00:00:00Z"), 31),
+            date(2026, 4, 27)
+        );
+        // Feb 28 starts Feb 28 - Mar 30 → May 30.
+        assert_eq!(
+            claim_deadline(at("2026-02-28T12:00:00Z"), 31),
+            date(2026, 5, 30)
+        );
+        // Start day 30, leap year: Feb 29 starts Feb 29 - Mar 29 → May 29.
+        assert_eq!(
+            claim_deadline(at("2028-02-29T12:00:00Z"), 30),
+            date(2028, 5, 29)
+        );
+        // Start day 29 in a 31-day month behaves as written.
+        assert_eq!(
+            claim_deadline(at("2026-03-30T00:00:00Z"), 29),
+            date(2026, 6, 28)
+        );
+    }
+
+    #[test]
+    fn an_incident_starts_at_the_earliest_instant_known() {
+        use crate::incident::Update;
+        let mut i = crate::followup::test_incident("2026-10-31T22:00:00Z");
+        i.first_seen = at("2026-11-02T10:00:00Z");
+        i.mitigated_at = Some(at("2026-11-01T01:00:00Z"));
+        let update = |s: &str| Update {
+            published: at(s),
+            summary: String::new(),
+            tags: Default::default(),
+            service: String::new(),
+            region: String::new(),
+        };
+        // (impact start, first update) → start
+        let cases = [
+            (Some("2026-10-31T22:00:00Z"), None, "2026-10-31T22:00:00Z"),
+            // An impact start after the mitigation: the mitigation.
+            (Some("2026-11-01T05:00:00Z"), None, "2026-11-01T01:00:00Z"),
+            // After the first update: the update.
+            (
+                Some("2026-11-01T00:30:00Z"),
+                Some("2026-10-31T23:50:00Z"),
+                "2026-10-31T23:50:00Z",
+            ),
+            // None: the earliest of first update, mitigation and first sight.
+            (None, Some("2026-11-01T00:10:00Z"), "2026-11-01T00:10:00Z"),
+            (None, None, "2026-11-01T01:00:00Z"),
+        ];
+        for (start, first, want) in cases {
+            i.impact_start = start.map(at);
+            i.updates = first.map(update).into_iter().collect();
+            assert_eq!(incident_start(&i), at(want), "{start:?} {first:?}");
+        }
+        // A month boundary moves the deadline: October's incident is due Dec 31, not Jan 31.
+        i.impact_start = None;
+        i.updates = vec![update("2026-10-31T23:00:00Z")];
+        let policy = ClaimPolicy {
+            billing_start_day: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            claim_of(&i, &policy).map(|c| c.sla_deadline),
+            Some(date(2026, 12, 31))
         );
     }
 

@@ -175,12 +175,25 @@ impl Event {
                 });
             }
         }
+        // Never an empty-titled incident: without a title, it is named by service and tracking id.
+        let title = p
+            .title
+            .or(p.header)
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| {
+                let service = impacts
+                    .iter()
+                    .map(|i| i.service.as_str())
+                    .find(|s| !s.is_empty())
+                    .unwrap_or("Azure");
+                format!("{service} incident {}", self.name)
+            });
         Ok(HealthEvent {
             tracking_id: self.name,
             scope,
             event_type: event_type.into(),
             status,
-            title: p.title.or(p.header).unwrap_or_default(),
+            title,
             summary: p.summary.filter(|s| !s.is_empty()),
             description: p.description.filter(|s| !s.is_empty()),
             article: p
