@@ -285,6 +285,9 @@ pub struct TenantConfig {
     /// Days off (`YYYY-MM-DD`), besides the non-working weekdays.
     #[serde(default)]
     pub holidays: Vec<Date>,
+    /// Working days despite their weekday (`YYYY-MM-DD`), e.g. Azure China's make-up days.
+    #[serde(default)]
+    pub extra_working_days: Vec<Date>,
     /// The reminder schedule.
     #[serde(default)]
     pub reminders: RemindersConfig,

@@ -140,7 +140,8 @@ fn tenant(
         end,
         t.holidays.iter().copied(),
     )
-    .or_else(|e| fail(at.clone().then("working_hours"), e.to_string()))?;
+    .or_else(|e| fail(at.clone().then("working_hours"), e.to_string()))?
+    .with_extra_working_days(t.extra_working_days.iter().copied());
     let r = &t.reminders;
     let nudge = jiff::SignedDuration::try_from(r.pir_nudge_after).or_else(|_| {
         fail(
@@ -208,6 +209,12 @@ fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
         return fail(
             key("partner_deadline_days"),
             "only applies with claim_channel = \"partner\"",
+        );
+    }
+    if let Some(d) = t.extra_working_days.iter().find(|d| t.holidays.contains(d)) {
+        return fail(
+            key("extra_working_days"),
+            format!("{d} is also listed in holidays"),
         );
     }
     if t.working_days.is_empty() {

@@ -5,10 +5,9 @@
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 
 use crate::followup::calendar::WorkCalendar;
-use crate::followup::claim::{ClaimDates, ClaimPolicy, claim_of};
+use crate::followup::claim::{ClaimDates, ClaimPolicy, claim_of, window_end};
 use crate::followup::schedule::{self, Reminder, ReminderPolicy};
 use crate::incident::ack::{Acks, ClaimDecision, PirStage};
 use crate::incident::notice::{ReminderKey, Series};
@@ -127,17 +126,13 @@ impl FollowUp {
         }
     }
 
-    /// The first instant after the claim window: the end of the deadline day in the team's
-    /// zone. `None` when no claim is open.
+    /// The first instant after the claim window (the end of the deadline day in UTC or the
+    /// team's zone, whichever comes first). `None` when no claim is open.
     pub fn claim_window_end(&self, cal: &WorkCalendar) -> Option<Timestamp> {
         let ClaimStatus::Open(d) = &self.claim else {
             return None;
         };
-        let next_day = d.remind_by.tomorrow().ok()?;
-        next_day
-            .to_zoned(cal.timezone().clone())
-            .ok()
-            .map(|z| z.timestamp())
+        Some(window_end(d.remind_by, cal.timezone()))
     }
 }
 
@@ -150,9 +145,8 @@ pub fn assess(
     policy: &TenantPolicy,
     now: Timestamp,
 ) -> FollowUp {
-    let today = policy.calendar.date_of(now);
     let dates = claim_of(incident, &policy.claim);
-    let claim = claim_status(incident, dates, acks, today);
+    let claim = claim_status(incident, dates, acks, &policy.calendar, now);
     let review = review_status(incident, acks);
     let follows = incident.announced && policy.notifies(&incident.event_type);
     let schedule = if follows {
@@ -175,7 +169,8 @@ fn claim_status(
     incident: &Incident,
     dates: Option<ClaimDates>,
     acks: &Acks,
-    today: Date,
+    cal: &WorkCalendar,
+    now: Timestamp,
 ) -> ClaimStatus {
     let Some(dates) = dates.filter(|_| !incident.false_positive) else {
         return ClaimStatus::NotApplicable;
@@ -187,7 +182,9 @@ fn claim_status(
             by: by.clone(),
             at: *at,
         },
-        None if dates.remind_by < today => ClaimStatus::WindowClosed(dates),
+        None if now >= window_end(dates.remind_by, cal.timezone()) => {
+            ClaimStatus::WindowClosed(dates)
+        }
         None => ClaimStatus::Open(dates),
     }
 }

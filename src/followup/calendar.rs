@@ -32,6 +32,8 @@ pub struct WorkCalendar {
     start: Time,
     end: Time,
     holidays: BTreeSet<Date>,
+    /// Working days despite their weekday (Azure China's make-up days).
+    extra: BTreeSet<Date>,
 }
 
 impl WorkCalendar {
@@ -58,7 +60,14 @@ impl WorkCalendar {
             start,
             end,
             holidays: holidays.into_iter().collect(),
+            extra: BTreeSet::new(),
         })
+    }
+
+    /// The same calendar with these dates worked whatever their weekday.
+    pub fn with_extra_working_days(mut self, days: impl IntoIterator<Item = Date>) -> Self {
+        self.extra = days.into_iter().collect();
+        self
     }
 
     /// 09:00-17:00, Monday to Friday, no holidays.
@@ -69,6 +78,7 @@ impl WorkCalendar {
             start: Time::constant(9, 0, 0, 0),
             end: Time::constant(17, 0, 0, 0),
             holidays: BTreeSet::new(),
+            extra: BTreeSet::new(),
         }
     }
 
@@ -82,7 +92,8 @@ impl WorkCalendar {
     }
 
     pub fn is_working_day(&self, d: Date) -> bool {
-        self.days[day_index(d.weekday())] && !self.holidays.contains(&d)
+        self.extra.contains(&d)
+            || (self.days[day_index(d.weekday())] && !self.holidays.contains(&d))
     }
 
     /// `d` if it is a working day, else the working day before it.
@@ -264,5 +275,16 @@ mod tests {
             WorkCalendar::new(TimeZone::UTC, [Weekday::Monday], t9, t9, []),
             Err(CalendarError::EmptyHours)
         );
+    }
+
+    #[test]
+    fn make_up_days_are_worked_whatever_their_weekday() {
+        // China's 2026 Golden Week make-up Saturday, say.
+        let sat = date(2026, 9, 26);
+        let cal = amsterdam();
+        assert!(!cal.is_working_day(sat));
+        let cal = cal.with_extra_working_days([sat]);
+        assert!(cal.is_working_day(sat));
+        assert_eq!(cal.next_working_day(date(2026, 9, 25)), sat);
     }
 }

@@ -133,6 +133,19 @@ pub fn claim_of(i: &Incident, policy: &ClaimPolicy) -> Option<ClaimDates> {
         .then(|| claim_dates(incident_start(i), &i.subscriptions, policy))
 }
 
+/// The first instant after a claim window that ends on `day`: the end of that day in UTC or in
+/// the team's zone `tz`, whichever comes first — so "days left" never promises a day that
+/// Azure's clock (UTC) has already ended, nor one the team's has.
+pub fn window_end(day: Date, tz: &TimeZone) -> Timestamp {
+    let next = day.tomorrow().unwrap_or(day);
+    let at = |tz: &TimeZone| {
+        next.to_zoned(tz.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    };
+    at(&TimeZone::UTC).min(at(tz))
+}
+
 /// When an incident started, failing safe (an earlier start gives an earlier deadline): its
 /// impact start, unless its first update or its mitigation came before that (Azure's data can be
 /// inconsistent); without an impact start, the earliest of the first update, the mitigation and
@@ -333,6 +346,23 @@ mod tests {
             claim_of(&i, &policy).map(|c| c.sla_deadline),
             Some(date(2026, 12, 31))
         );
+    }
+
+    #[test]
+    fn the_window_ends_with_the_earlier_of_the_utc_and_the_team_day() {
+        let day = date(2026, 12, 31);
+        let zone = |z: &str| TimeZone::get(z).expect("tz");
+        // East of UTC: the team's day ends first (23:00 UTC).
+        assert_eq!(
+            window_end(day, &zone("Europe/Amsterdam")),
+            at("2026-12-31T23:00:00Z")
+        );
+        // West of UTC: UTC's day ends first (16:00 in Los Angeles).
+        assert_eq!(
+            window_end(day, &zone("America/Los_Angeles")),
+            at("2027-01-01T00:00:00Z")
+        );
+        assert_eq!(window_end(day, &TimeZone::UTC), at("2027-01-01T00:00:00Z"));
     }
 
     #[test]

@@ -165,7 +165,8 @@ pub fn due(
     cal: &WorkCalendar,
     now: Timestamp,
 ) -> Vec<Reminder> {
-    let window_open = claim.is_some_and(|c| cal.date_of(now) <= c.remind_by);
+    let window_open = claim
+        .is_some_and(|c| now < crate::followup::claim::window_end(c.remind_by, cal.timezone()));
     let mut newest: std::collections::BTreeMap<Series, Reminder> = Default::default();
     for r in all.iter().filter(|r| r.at <= now) {
         if r.key.series == Series::Claim && !window_open {

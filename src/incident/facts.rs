@@ -65,6 +65,20 @@ open_enum!(
 );
 
 impl EventType {
+    /// The type in a reader's words: `Service issue`, `Planned maintenance`, ...
+    pub fn words(&self) -> &str {
+        match self {
+            Self::ServiceIssue => "Service issue",
+            Self::PlannedMaintenance => "Planned maintenance",
+            Self::HealthAdvisory => "Health advisory",
+            Self::SecurityAdvisory => "Security advisory",
+            Self::Rca => "Service issue (root cause analysis)",
+            Self::EmergingIssues => "Emerging issue",
+            Self::Billing => "Billing",
+            Self::Other(s) => s,
+        }
+    }
+
     /// Service issues (and legacy RCA events) are the ones an SLA claim can follow.
     pub fn is_service_issue(&self) -> bool {
         matches!(self, Self::ServiceIssue | Self::Rca)

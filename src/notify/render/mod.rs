@@ -372,13 +372,29 @@ fn subject(kind: NoticeKind, i: &Incident, ctx: &MailContext<'_>) -> String {
             "Azure incident".to_owned()
         }
     };
-    let title: String = i.title.chars().take(120).collect();
+    // Azure appends "(resolved)" to a resolved event's title; "Resolved:" already says so.
+    let title = match kind {
+        NoticeKind::Resolved => strip_resolved(&i.title),
+        _ => &i.title,
+    };
+    let title: String = title.chars().take(120).collect();
     format!(
         "[pirwatch/{}] {}{what} {}: {title}",
         ctx.tenant,
         if ctx.demo { "DEMO: " } else { "" },
         i.tracking_id
     )
+}
+
+/// `title` without a trailing `(resolved)`, in any case.
+fn strip_resolved(title: &str) -> &str {
+    let t = title.trim_end();
+    match t.len().checked_sub("(resolved)".len()) {
+        Some(at) if t.is_char_boundary(at) && t[at..].eq_ignore_ascii_case("(resolved)") => {
+            t[..at].trim_end()
+        }
+        _ => title,
+    }
 }
 
 fn pir_word(p: PirState) -> &'static str {
@@ -554,6 +570,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn subjects_say_resolved_once_and_types_read_as_words() {
+        let tz = TimeZone::UTC;
+        let mut i = incident();
+        i.title = "VMs in West US (Resolved)".into();
+        let r = Renderer::new();
+        let m = r
+            .incident(NoticeKind::Resolved, &i, &[], None, &ctx(&tz))
+            .expect("renders");
+        assert!(
+            m.subject
+                .ends_with("Resolved: Azure incident BC_1-FXZ: VMs in West US"),
+            "{}",
+            m.subject
+        );
+        assert!(
+            m.text.contains("Type:           Service issue\n"),
+            "{}",
+            m.text
+        );
+        let m = r
+            .incident(NoticeKind::New, &i, &[], None, &ctx(&tz))
+            .expect("renders");
+        assert!(
+            m.subject.ends_with("(Resolved)"),
+            "other kinds keep Azure's title: {}",
+            m.subject
+        );
+    }
+
     /// Issue 9: a mail says "file by" only while the claim is open; "window closed" never does;
     /// the facts block ends its line.
     #[test]
@@ -570,6 +616,14 @@ mod tests {
             .incident(NoticeKind::Pir, &i, &[], Some(claim), &ctx(&tz))
             .expect("renders");
         assert!(open.text.contains("File by:") && open.text.contains("Refund Request"));
+        assert!(
+            open.text.contains("began on 29 March 2026 (UTC)")
+                && open
+                    .text
+                    .contains("within two months of the end of the billing month"),
+            "{}",
+            open.text
+        );
         assert!(
             open.text
                 .contains("Mitigated:      Sun 2026-03-29 03:15 UTC (UTC+00:00)\n"),

@@ -31,6 +31,8 @@ pub(super) struct IncidentView {
     mitigated_at: Option<String>,
     /// A claim is still to be filed: only then do mails say by when and how.
     pub(super) claim_open: bool,
+    /// Why the deadline is that date, in one sentence.
+    claim_rule: Option<String>,
     /// The date reminded (the earlier of the SLA's and the partner's).
     claim_deadline: Option<String>,
     sla_deadline: Option<String>,
@@ -81,6 +83,18 @@ pub fn local_time(t: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
+/// The claim deadline's rule, for `i`: the billing month counts in UTC.
+fn claim_rule(i: &Incident) -> String {
+    let start = crate::followup::claim::incident_start(i)
+        .to_zoned(TimeZone::UTC)
+        .date();
+    format!(
+        "The incident began on {} (UTC), and the SLA asks for claims within two months of the \
+         end of the billing month in which the incident occurred.",
+        start.strftime("%-d %B %Y")
+    )
+}
+
 pub(super) fn date(d: Date) -> String {
     d.strftime("%A %Y-%m-%d").to_string()
 }
@@ -103,7 +117,7 @@ pub(super) fn view(
     IncidentView {
         tracking_id: i.tracking_id.to_string(),
         title: i.title.clone(),
-        event_type: i.event_type.to_string(),
+        event_type: i.event_type.words().to_owned(),
         status: i.status.to_string(),
         resolved: i.is_resolved(),
         service_issue: i.event_type.is_service_issue(),
@@ -128,6 +142,7 @@ pub(super) fn view(
         impact_start: i.impact_start.map(|t| local_time(t, tz)),
         mitigated_at: i.mitigated_at.map(|t| local_time(t, tz)),
         claim_open: claim.is_some() && i.event_type.is_service_issue() && !i.false_positive,
+        claim_rule: claim.map(|_| claim_rule(i)),
         claim_deadline: claim.map(|c| date(c.remind_by)),
         sla_deadline: claim.map(|c| date(c.sla_deadline)),
         partner_deadline: claim.and_then(|c| c.partner_deadline).map(date),
