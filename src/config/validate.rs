@@ -156,6 +156,7 @@ fn tenant(
             billing_start_day: t.billing_period_start_day,
             subscription_start_days: t.subscription_billing_start_days.clone(),
             partner_deadline_days: t.partner_deadline_days,
+            timezone: t.timezone.clone(),
         },
         reminders: ReminderPolicy {
             review_every_working_days: r.review_every_working_days,

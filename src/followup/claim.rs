@@ -70,7 +70,7 @@ pub const CLAIM_CONTENTS: [&str; 6] = [
 ];
 
 /// How a tenant's claim deadline is computed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimPolicy {
     pub channel: ClaimChannel,
     /// The day billing periods start on (1 = calendar months).
@@ -79,6 +79,21 @@ pub struct ClaimPolicy {
     pub subscription_start_days: BTreeMap<String, i8>,
     /// `partner` only: the partner's internal deadline, in days after the incident.
     pub partner_deadline_days: Option<u32>,
+    /// The team's zone, in which the partner's deadline is a date.
+    pub timezone: TimeZone,
+}
+
+impl Default for ClaimPolicy {
+    /// Calendar billing months, direct with Microsoft, in UTC.
+    fn default() -> Self {
+        Self {
+            channel: ClaimChannel::default(),
+            billing_start_day: 1,
+            subscription_start_days: BTreeMap::new(),
+            partner_deadline_days: None,
+            timezone: TimeZone::UTC,
+        }
+    }
 }
 
 /// An incident's claim deadlines.
@@ -110,12 +125,15 @@ pub fn claim_dates(
         .map(|s| claim_deadline(incident, day_for(s)))
         .min()
         .unwrap_or_else(|| claim_deadline(incident, policy.billing_start_day));
+    // N days from the incident instant, as a date in the team's zone: never later than the
+    // partner's deadline (a UTC date would land a day late west of UTC).
     let partner_deadline = match (policy.channel, policy.partner_deadline_days) {
         (ClaimChannel::Partner, Some(days)) => Some(
             incident
-                .to_zoned(TimeZone::UTC)
-                .date()
-                .saturating_add(i64::from(days).days()),
+                .checked_add(jiff::SignedDuration::from_hours(i64::from(days) * 24))
+                .unwrap_or(incident)
+                .to_zoned(policy.timezone.clone())
+                .date(),
         ),
         _ => None,
     };
@@ -363,6 +381,24 @@ mod tests {
             at("2027-01-01T00:00:00Z")
         );
         assert_eq!(window_end(day, &TimeZone::UTC), at("2027-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn the_partners_deadline_is_n_days_after_the_instant_in_the_teams_zone() {
+        let policy = |tz: &str| ClaimPolicy {
+            channel: ClaimChannel::Partner,
+            billing_start_day: 1,
+            partner_deadline_days: Some(30),
+            timezone: TimeZone::get(tz).expect("tz"),
+            ..Default::default()
+        };
+        // 02:00 UTC on Mar 2 is 18:00 on Mar 1 in Los Angeles: 30 days later is Mar 31 there.
+        let start = at("2026-03-02T02:00:00Z");
+        let none = BTreeSet::new();
+        let la = claim_dates(start, &none, &policy("America/Los_Angeles"));
+        assert_eq!(la.partner_deadline, Some(date(2026, 3, 31)));
+        let ams = claim_dates(start, &none, &policy("Europe/Amsterdam"));
+        assert_eq!(ams.partner_deadline, Some(date(2026, 4, 1)));
     }
 
     #[test]
