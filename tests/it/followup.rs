@@ -331,6 +331,11 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
             r.stdout
         );
     }
+    // One line per mail in the archive's list.
+    let mails = r.stdout.split("## Mails").nth(1).expect("a Mails section");
+    let lines: Vec<&str> = mails.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 5, "{mails}");
+    assert!(lines.iter().all(|l| l.starts_with("- ")), "{mails}");
     let dir = sim.env.path().join("archive");
     let r = sim
         .env
