@@ -291,6 +291,79 @@ impl Store {
 }
 
 #[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+    use crate::incident::notice::{NoticeKind, Series, Step};
+
+    /// A store written by the release before notices and deliveries (its schema, its rows)
+    /// opens with them carried over: sent mails stay sent, a queued reminder stays queued with
+    /// its step read as what it was, the PIR acknowledgement keeps its stage.
+    #[tokio::test]
+    async fn a_store_of_the_previous_release_is_carried_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("old.db");
+        let old = dir.path().join("old-migrations");
+        std::fs::create_dir_all(&old).expect("dir");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/20261122000001_initial.sql"),
+            old.join("20261122000001_initial.sql"),
+        )
+        .expect("copy the first migration");
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .expect("options")
+            .filename(&db)
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .expect("pool");
+        sqlx::migrate::Migrator::new(old.as_path())
+            .await
+            .expect("old migrator")
+            .run(&pool)
+            .await
+            .expect("old schema");
+        sqlx::raw_sql(
+            "INSERT INTO incidents VALUES ('t','X','ServiceIssue','Resolved','x',NULL,NULL,NULL,NULL,\
+             1790000000000,NULL,NULL,'final',1790000000000,0,'[]','[]',1790000000000,0,0,1790000000000);\
+             INSERT INTO outbox VALUES ('<X.t.incident@d>','t','new','[\"a@b\"]','s','b','<p>b</p>',NULL,\
+             1790000000000,'sent',1,0,1790000000000,1790000000000,NULL,1790000000001,NULL,NULL,NULL);\
+             INSERT INTO outbox VALUES ('<X.t.claim-2@d>','t','reminder','[\"a@b\"]','s','b','<p>b</p>',NULL,\
+             1790000000000,'queued',0,0,1790000000000,1790000000000,NULL,NULL,'claim',2,NULL);\
+             INSERT INTO outbox_incidents VALUES ('<X.t.incident@d>','t','X'), ('<X.t.claim-2@d>','t','X');\
+             INSERT INTO acks VALUES ('t','X','reviewed','reviewed','ana',1790000000000,NULL,NULL);\
+             INSERT INTO scopes VALUES ('t','sub-a',1790000000000,1790000000000,NULL);",
+        )
+        .execute(&pool)
+        .await
+        .expect("old rows");
+        pool.close().await;
+
+        let store = Store::open(&db).await.expect("migrates");
+        let now = Timestamp::from_millisecond(1_790_000_000_000).expect("ts");
+        let due = store.due_deliveries(now, now).await.expect("due");
+        assert_eq!(due.len(), 1, "the queued reminder, not the sent mail");
+        assert_eq!(due[0].kind, NoticeKind::Reminder);
+        let key = due[0].reminder.expect("its step");
+        assert_eq!((key.series, key.step), (Series::Claim, Step::DaysBefore(7)));
+        let acks = store.acks("t", "X").await.expect("acks");
+        assert_eq!(
+            acks[0].kind,
+            crate::incident::ack::AckKind::Reviewed {
+                stage: crate::incident::ack::PirStage::Final
+            }
+        );
+        let i = store.incident("t", "X").await.expect("read").expect("kept");
+        assert!(
+            i.announced,
+            "incidents of the old release were announced under its rules"
+        );
+        assert_eq!(store.known_scopes("t").await.expect("scopes").len(), 1);
+        assert_eq!(store.mail_log().await.expect("log").len(), 2);
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod testing {
     //! A store in a temporary directory, for the store modules' unit tests.
     use super::Store;
