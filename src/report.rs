@@ -300,30 +300,19 @@ pub async fn record(
         return Ok(None);
     };
     let key = (tenant.to_owned(), i.tracking_id.clone());
-    let mails = store.mails_about(tenant, tracking_id).await?;
-    let acks = store.acks(tenant, tracking_id).await?;
     let sent = store
         .sent_steps(Some(tenant))
         .await?
         .remove(&key)
         .unwrap_or_default();
-    let facts = Facts {
-        incident: &i,
-        acks: &acks,
-        sent: &sent,
-        updates: i64::try_from(i.updates.len()).unwrap_or(i64::MAX),
-        last_mail: mails.last().cloned().map(last_mail),
+    let updates = i64::try_from(i.updates.len()).unwrap_or(i64::MAX);
+    let mut batch = Batch {
+        acks: HashMap::from([(key.clone(), store.acks(tenant, tracking_id).await?)]),
+        sent: HashMap::from([(key.clone(), sent)]),
+        updates: HashMap::from([(key.clone(), updates)]),
+        mails: HashMap::from([(key, store.mails_about(tenant, tracking_id).await?)]),
     };
-    let row = row(config, facts, now);
-    Ok(Some(IncidentRecord {
-        row,
-        summary: i.summary,
-        description: i.description,
-        article: i.article,
-        updates: i.updates,
-        acknowledgements: acks,
-        mails,
-    }))
+    Ok(Some(batch.record(config, i, now)))
 }
 
 /// The PIR archive entry of an incident, as Markdown (Azure's HTML turned into text).
