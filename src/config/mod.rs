@@ -97,6 +97,8 @@ pub struct Notify {
     pub operators: Vec<lettre::message::Mailbox>,
     /// How long a scope may fail before the operators hear of it.
     pub operator_alert_after: std::time::Duration,
+    /// How the team runs pirwatch's CLI, for the commands mails print.
+    pub ack_command: String,
 }
 
 /// One `[[tenants]]` entry with everything derived from it built once.

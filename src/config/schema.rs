@@ -210,6 +210,14 @@ pub struct NotifyConfig {
         deserialize_with = "duration"
     )]
     pub operator_alert_after: Duration,
+    /// How the team runs pirwatch's CLI where the service runs: the commands printed in mails
+    /// start with it (e.g. `kubectl exec deploy/pirwatch -- pirwatch` in Kubernetes).
+    #[serde(default = "default_ack_command")]
+    pub ack_command: String,
+}
+
+fn default_ack_command() -> String {
+    "sudo -u pirwatch pirwatch".to_owned()
 }
 
 const fn default_operator_alert_after() -> Duration {
@@ -222,6 +230,7 @@ impl Default for NotifyConfig {
             event_types: default_event_types(),
             operators: Vec::new(),
             operator_alert_after: default_operator_alert_after(),
+            ack_command: default_ack_command(),
         }
     }
 }

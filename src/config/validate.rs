@@ -29,6 +29,7 @@ fn fail<T>(key: KeyPath, message: impl Into<String>) -> Result<T, Invalid> {
 /// Checks the file and resolves it into the settings the program uses.
 pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
     check_globals(&file)?;
+    ack_command(&file.notify.ack_command)?;
     let event_types = event_types(&file.notify.event_types)?;
     let mut names = BTreeSet::new();
     let mut tenants = Vec::new();
@@ -50,6 +51,7 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
             event_types,
             operators: file.notify.operators,
             operator_alert_after: file.notify.operator_alert_after,
+            ack_command: file.notify.ack_command,
         },
         http: file.http,
         tenants,
@@ -102,6 +104,18 @@ fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
         return fail(
             KeyPath::key("smtp").then("retry_backoff"),
             "must be 1s to 1h",
+        );
+    }
+    Ok(())
+}
+
+/// `notify.ack_command` as the start of a command line.
+fn ack_command(command: &str) -> Result<(), Invalid> {
+    let key = KeyPath::key("notify").then("ack_command");
+    if command.trim().is_empty() || command.contains(['\n', '\r']) {
+        return fail(
+            key,
+            "must be one non-empty line, like \"sudo -u pirwatch pirwatch\"",
         );
     }
     Ok(())

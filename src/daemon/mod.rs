@@ -72,6 +72,7 @@ impl Daemon {
             domain: domain.clone(),
             demo: source.is_demo(),
             retry_backoff: config.smtp.retry_backoff,
+            ack_command: config.notify.ack_command.clone(),
         };
         Self {
             config,

@@ -14,6 +14,7 @@ pub fn claim_deadline(
     domain: &str,
     deadline: Date,
     channel: ClaimChannel,
+    ack_command: &str,
     stamp: jiff::Timestamp,
 ) -> String {
     let naive = |d: Date| {
@@ -35,7 +36,7 @@ pub fn claim_deadline(
         .timestamp(stamp)
         .summary(&summary)
         .description(&format!(
-            "{} Tracking ID: {tracking_id}. Acknowledge with: pirwatch ack {tracking_id} \
+            "{} Tracking ID: {tracking_id}. Acknowledge with: {ack_command} ack {tracking_id} \
              --claimed --reference <SR number> (or --no-claim).",
             channel.how_to_file()
         ))
@@ -65,6 +66,7 @@ mod tests {
             "example.com",
             jiff::civil::date(2027, 1, 30),
             ClaimChannel::Microsoft,
+            "sudo -u pirwatch pirwatch",
             "2026-11-22T10:00:00Z".parse().expect("ts"),
         );
         assert!(ics.contains("BEGIN:VEVENT"));

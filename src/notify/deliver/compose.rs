@@ -248,6 +248,7 @@ impl Notifier {
                 &self.domain,
                 c.remind_by,
                 tenant.config.claim_channel,
+                &self.ack_command,
                 now,
             )),
             _ => None,

@@ -94,6 +94,8 @@ pub struct Notifier {
     pub demo: bool,
     /// The first retry's wait (`smtp.retry_backoff`).
     pub retry_backoff: Duration,
+    /// How the reader runs pirwatch, for the commands mails print (`[notify] ack_command`).
+    pub ack_command: String,
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
@@ -107,7 +109,7 @@ enum Composed {
 
 impl Notifier {
     /// The context every mail of `tenant` shares.
-    pub fn context<'a>(&self, tenant: &'a Tenant) -> MailContext<'a> {
+    pub fn context<'a>(&'a self, tenant: &'a Tenant) -> MailContext<'a> {
         MailContext {
             tenant: &tenant.name,
             timezone: tenant.policy.calendar.timezone(),
@@ -115,6 +117,7 @@ impl Notifier {
             demo: self.demo,
             claim_channel: tenant.config.claim_channel,
             support_plan: tenant.config.support_plan,
+            ack_command: &self.ack_command,
         }
     }
 

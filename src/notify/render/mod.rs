@@ -46,6 +46,8 @@ pub struct MailContext<'a> {
     pub claim_channel: ClaimChannel,
     /// What its support plan promises.
     pub support_plan: SupportPlan,
+    /// How the reader runs pirwatch (`[notify] ack_command`), for the commands mails print.
+    pub ack_command: &'a str,
 }
 
 /// The template engine with pirwatch's templates loaded.
@@ -308,6 +310,7 @@ fn common(ctx: &MailContext<'_>) -> minijinja::Value {
         claim_contents => CLAIM_CONTENTS.to_vec(),
         support_plan => ctx.support_plan.name(),
         severities => minijinja::Value::from(minijinja::value::Serde(ctx.support_plan.severities())),
+        ack_command => ctx.ack_command,
     }
 }
 
@@ -459,6 +462,7 @@ mod tests {
             demo: false,
             claim_channel: ClaimChannel::Microsoft,
             support_plan: SupportPlan::Standard,
+            ack_command: "sudo -u pirwatch pirwatch",
         }
     }
 
@@ -541,7 +545,7 @@ mod tests {
                 .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
                 .expect("reminder");
             assert!(
-                m.text.contains("pirwatch ack BC_1-FXZ"),
+                m.text.contains("sudo -u pirwatch pirwatch ack BC_1-FXZ"),
                 "{series:?}: {}",
                 m.text
             );
