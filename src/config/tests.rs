@@ -430,5 +430,8 @@ fn the_ack_command_is_one_line() {
     let c = Config::parse(MINIMAL, "c").expect("valid");
     assert_eq!(c.notify.ack_command, "sudo -u pirwatch pirwatch");
     let e = err(&format!("[notify]\nack_command = \"\"\n{MINIMAL}"));
-    assert!(e.contains("notify.ack_command: must be one non-empty line"), "{e}");
+    assert!(
+        e.contains("notify.ack_command: must be one non-empty line"),
+        "{e}"
+    );
 }

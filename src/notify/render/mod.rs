@@ -663,4 +663,65 @@ mod tests {
             );
         }
     }
+
+    /// The text part of every mail kind, as a reader sees it: a layout change shows as a diff
+    /// of these snapshots (`src/notify/render/snapshots/`; review with `cargo insta review`, or
+    /// accept with `INSTA_UPDATE=always cargo test`).
+    #[test]
+    fn the_text_part_of_every_kind() {
+        let tz = TimeZone::get("Europe/Amsterdam").expect("tz");
+        let i = incident();
+        let r = Renderer::new();
+        let claim = ClaimDates {
+            sla_deadline: jiff::civil::date(2026, 5, 31),
+            partner_deadline: None,
+            remind_by: jiff::civil::date(2026, 5, 31),
+        };
+        for kind in [
+            NoticeKind::New,
+            NoticeKind::Update,
+            NoticeKind::Resolved,
+            NoticeKind::Pir,
+            NoticeKind::FalsePositive,
+        ] {
+            let m = r
+                .incident(kind, &i, &i.updates, Some(claim), &ctx(&tz))
+                .expect("renders");
+            insta::assert_snapshot!(
+                format!("mail_{}", kind.as_str()),
+                format!("Subject: {}\n\n{}", m.subject, m.text)
+            );
+        }
+        let d = r.digest(&[(&i, Some(claim))], &ctx(&tz)).expect("digest");
+        insta::assert_snapshot!(
+            "mail_digest",
+            format!("Subject: {}\n\n{}", d.subject, d.text)
+        );
+        let now: Timestamp = "2026-05-24T08:00:00Z".parse().expect("ts");
+        let steps = [
+            (
+                Series::PirReview,
+                Step::Review {
+                    stage: crate::incident::ack::PirStage::Final,
+                    n: 2,
+                },
+            ),
+            (Series::Claim, Step::DaysBefore(7)),
+            (Series::WindowClosed, Step::Once),
+            (Series::PirNudge, Step::Once),
+        ];
+        for (series, step) in steps {
+            let rem = Reminder {
+                key: crate::incident::notice::ReminderKey { series, step },
+                at: now,
+            };
+            let m = r
+                .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
+                .expect("reminder");
+            insta::assert_snapshot!(
+                format!("reminder_{}", series.as_str()),
+                format!("Subject: {}\n\n{}", m.subject, m.text)
+            );
+        }
+    }
 }
