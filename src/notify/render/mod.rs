@@ -142,11 +142,7 @@ impl Renderer {
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
             ..common(ctx)
         };
-        Ok(Rendered {
-            text: self.render("incident.txt", &vars)?,
-            html: self.render("incident.html", &vars)?,
-            subject,
-        })
+        self.both("incident.txt", "incident.html", &vars, subject)
     }
 
     /// The first-poll digest: resolved incidents whose follow-ups are still open.
@@ -171,11 +167,7 @@ impl Renderer {
             incidents => minijinja::Value::from(minijinja::value::Serde(&views)),
             ..common(ctx)
         };
-        Ok(Rendered {
-            text: self.render("digest.txt", &vars)?,
-            html: self.render("digest.html", &vars)?,
-            subject,
-        })
+        self.both("digest.txt", "digest.html", &vars, subject)
     }
 
     /// A follow-up reminder about one incident, at `now`.
@@ -205,11 +197,7 @@ impl Renderer {
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
             ..common(ctx)
         };
-        Ok(Rendered {
-            text: self.render("reminder.txt", &vars)?,
-            html: self.render("reminder.html", &vars)?,
-            subject,
-        })
+        self.both("reminder.txt", "reminder.html", &vars, subject)
     }
 
     /// A notice to the operators about pirwatch's own trouble.
@@ -274,17 +262,28 @@ impl Renderer {
             todo => &todo,
             since => since.map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()),
         };
-        Ok(Rendered {
-            text: self.render("operator.txt", &vars)?,
-            html: self.render("operator.html", &vars)?,
-            subject,
-        })
+        self.both("operator.txt", "operator.html", &vars, subject)
     }
 
     /// The PIR archive entry of an incident, as Markdown (`export.md`, with `vars` built by
     /// [`crate::report`]).
     pub fn export_markdown(&self, vars: &minijinja::Value) -> Result<String, RenderError> {
         self.render("export.md", vars)
+    }
+
+    /// A mail's text and HTML parts, rendered from the templates `txt` and `html`.
+    fn both(
+        &self,
+        txt: &'static str,
+        html: &'static str,
+        vars: &minijinja::Value,
+        subject: String,
+    ) -> Result<Rendered, RenderError> {
+        Ok(Rendered {
+            text: self.render(txt, vars)?,
+            html: self.render(html, vars)?,
+            subject,
+        })
     }
 
     fn render(&self, name: &'static str, vars: &minijinja::Value) -> Result<String, RenderError> {
