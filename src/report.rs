@@ -207,6 +207,11 @@ fn claim(f: &FollowUp, channel: ClaimChannel) -> Claim {
 
 type ByIncident<T> = HashMap<(String, TrackingId), T>;
 
+/// The follow-up steps planned per incident.
+fn steps(h: ByIncident<crate::store::FollowUpHistory>) -> ByIncident<BTreeSet<ReminderKey>> {
+    h.into_iter().map(|(k, v)| (k, v.steps)).collect()
+}
+
 /// Everything the rows of many incidents are computed from, loaded in a few queries.
 struct Batch {
     acks: ByIncident<Vec<Ack>>,
@@ -225,7 +230,7 @@ impl Batch {
             .collect();
         Ok(Self {
             acks: store.acks_by_incident(None).await?,
-            sent: store.sent_steps(None).await?,
+            sent: steps(store.sent_steps(None).await?),
             updates,
             mails: store.mails_by_incident(None).await?,
         })
@@ -304,7 +309,8 @@ pub async fn record(
         .sent_steps(Some(tenant))
         .await?
         .remove(&key)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .steps;
     let updates = i64::try_from(i.updates.len()).unwrap_or(i64::MAX);
     let mut batch = Batch {
         acks: HashMap::from([(key.clone(), store.acks(tenant, tracking_id).await?)]),

@@ -275,6 +275,10 @@ pub struct TenantConfig {
     pub claim_channel: ClaimChannel,
     /// `partner` only: the partner's internal claim deadline, in days after the incident.
     pub partner_deadline_days: Option<u32>,
+    /// Days of buffer: reminders and "days left" count to a date this many days before each
+    /// claim deadline; "window closed" still comes only after the real date.
+    #[serde(default)]
+    pub claim_margin_days: u32,
     /// The day billing periods start on (1 = calendar months, up to 31, clamped to short months).
     #[serde(default = "default_billing_day")]
     pub billing_period_start_day: i8,

@@ -170,6 +170,7 @@ fn tenant(
             billing_start_day: t.billing_period_start_day,
             subscription_start_days: t.subscription_billing_start_days.clone(),
             partner_deadline_days: t.partner_deadline_days,
+            margin_days: t.claim_margin_days,
             timezone: t.timezone.clone(),
         },
         reminders: ReminderPolicy {
@@ -224,6 +225,12 @@ fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
         return fail(
             key("partner_deadline_days"),
             "only applies with claim_channel = \"partner\"",
+        );
+    }
+    if t.claim_margin_days > 30 {
+        return fail(
+            key("claim_margin_days"),
+            "must be at most 30 (a claim window is about two months)",
         );
     }
     if let Some(d) = t.extra_working_days.iter().find(|d| t.holidays.contains(d)) {

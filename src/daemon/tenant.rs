@@ -1,8 +1,9 @@
-//! One tenant's part of a cycle: poll its scopes, diff against the store, plan the notices the
-//! changes cause, commit both in one transaction; then assess its open follow-ups and queue the
-//! reminders that are due. A constant number of store queries, whatever the incident count.
+//! One tenant's part of a cycle: poll its scopes, diff against the store, assess its open
+//! follow-ups, plan the notices the changes and the due follow-ups cause (folding a follow-up
+//! into an incident mail of the same poll), and commit it all in one transaction. A constant
+//! number of store queries, whatever the incident count.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -11,8 +12,8 @@ use super::{CycleError, Daemon};
 use crate::config::Tenant;
 use crate::followup::{ClaimStatus, ReviewStatus, assess};
 use crate::incident::ack::Acks;
-use crate::incident::{IncidentWrite, TrackingId};
-use crate::notify::plan::Planner;
+use crate::incident::{Incident, IncidentWrite, TrackingId};
+use crate::notify::plan::{Due, Planner};
 use crate::source::ScopeResult;
 use crate::source::event::{HealthEvent, Scope};
 use crate::store::ScopeOutcome;
@@ -104,8 +105,11 @@ impl Daemon {
             now,
         );
         let planner = self.planner(tenant);
-        let notices = planner.observations(&mut observations, now);
+        let mut notices = planner.observations(&mut observations, now);
         observations.retain(|o| stored.get(&o.incident.tracking_id) != Some(&o.incident));
+        let changed: Vec<&Incident> = observations.iter().map(|o| &o.incident).collect();
+        let (due, follow_ups) = self.follow_ups_due(tenant, &changed, now).await?;
+        let reminders_queued = planner.follow_ups(&mut notices, &due, now);
         let writes: Vec<IncidentWrite<'_>> = observations
             .iter()
             .map(|o| IncidentWrite {
@@ -117,13 +121,12 @@ impl Daemon {
             .commit_poll(&tenant.name, &writes, &fetched.outcomes, &notices, now)
             .await?;
         count_queued(&self.metrics, notices.iter().map(|n| n.kind.as_str()));
-        let (reminders_queued, follow_ups) = self.follow_up(tenant, &planner, now).await?;
         Ok(TenantOutcome {
             tenant: tenant.name.clone(),
             scopes: fetched.summaries,
             skipped: fetched.skipped,
             incidents_changed: observations.len(),
-            notices_queued: notices.len(),
+            notices_queued: notices.len() - reminders_queued,
             reminders_queued,
             follow_ups,
         })
@@ -137,30 +140,40 @@ impl Daemon {
         }
     }
 
-    /// Assesses the tenant's recent incidents and queues the reminders due at `now`. They fall
-    /// due with time, whatever Azure does, so every cycle plans them from the store.
-    async fn follow_up(
+    /// Assesses the tenant's recent incidents at `now` — as stored, or as this poll just
+    /// changed them (`changed`, not yet committed) — and returns their due follow-ups and the
+    /// gauges. They fall due with time, whatever Azure does, so every cycle plans them.
+    async fn follow_ups_due(
         &self,
         tenant: &Tenant,
-        planner: &Planner<'_>,
+        changed: &[&Incident],
         now: Timestamp,
-    ) -> Result<(usize, FollowUpGauges), CycleError> {
+    ) -> Result<(Vec<Due>, FollowUpGauges), CycleError> {
         let since = now
             .checked_sub(SignedDuration::from_hours(FOLLOW_UP_DAYS * 24))
             .unwrap_or(Timestamp::MIN);
-        let candidates = self.store.followup_candidates(&tenant.name, since).await?;
+        let mut candidates: BTreeMap<TrackingId, Incident> = self
+            .store
+            .followup_candidates(&tenant.name, since)
+            .await?
+            .into_iter()
+            .map(|i| (i.tracking_id.clone(), i))
+            .collect();
+        for i in changed.iter().filter(|i| i.announced && !i.false_positive) {
+            candidates.insert(i.tracking_id.clone(), (*i).clone());
+        }
         let mut acks = self.store.acks_by_incident(Some(&tenant.name)).await?;
         let mut sent = self.store.sent_steps(Some(&tenant.name)).await?;
         let mut gauges = FollowUpGauges::default();
         let mut due = Vec::new();
-        for i in &candidates {
+        for i in candidates.values() {
             let key = (tenant.name.to_string(), i.tracking_id.clone());
             let records = acks.remove(&key).unwrap_or_default();
-            let steps = sent.remove(&key).unwrap_or_default();
+            let history = sent.remove(&key).unwrap_or_default();
             let f = assess(
                 i,
                 &Acks::from_records(&records),
-                &steps,
+                &history.steps,
                 &tenant.policy,
                 now,
             );
@@ -168,17 +181,18 @@ impl Daemon {
                 gauges.pir_to_review += i64::from(matches!(f.review, ReviewStatus::ToReview(_)));
                 if matches!(f.claim, ClaimStatus::Open(_)) {
                     gauges.claim_open += 1;
-                    if let Some(end) = f.claim_window_end(&tenant.policy.calendar) {
+                    if let Some(end) = f.claim_window_end(&tenant.policy.calendar, now) {
                         let secs = end.duration_since(now).as_secs();
                         gauges.claim_deadlines.push((i.tracking_id.clone(), secs));
                     }
                 }
             }
-            due.extend(f.due.into_iter().map(|r| (i.tracking_id.clone(), r)));
+            due.push(Due {
+                incident: i.tracking_id.clone(),
+                reminders: f.due,
+                last_follow_up: history.last_out,
+            });
         }
-        let notices = planner.reminders(&due, now);
-        self.store.queue(&notices, now).await?;
-        count_queued(&self.metrics, notices.iter().map(|n| n.kind.as_str()));
-        Ok((notices.len(), gauges))
+        Ok((due, gauges))
     }
 }

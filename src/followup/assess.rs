@@ -35,7 +35,7 @@ impl TenantPolicy {
 pub enum ClaimStatus {
     /// Not a service issue, or a false positive.
     NotApplicable,
-    /// To be filed by `dates.remind_by`.
+    /// To be filed: by `dates.file_by(now)`, at the latest by `dates.sla_deadline`.
     Open(ClaimDates),
     /// The deadline passed with no decision.
     WindowClosed(ClaimDates),
@@ -120,19 +120,21 @@ impl FollowUp {
     pub fn still_applies(&self, key: ReminderKey) -> bool {
         let scheduled = self.schedule.iter().any(|r| r.key == key);
         match key.series {
-            Series::Claim => scheduled && matches!(self.claim, ClaimStatus::Open(_)),
+            Series::Claim | Series::SlaClaim => {
+                scheduled && matches!(self.claim, ClaimStatus::Open(_))
+            }
             Series::WindowClosed => scheduled && matches!(self.claim, ClaimStatus::WindowClosed(_)),
             Series::PirReview | Series::PirNudge => scheduled,
         }
     }
 
-    /// The first instant after the claim window (the end of the deadline day in UTC or the
-    /// team's zone, whichever comes first). `None` when no claim is open.
-    pub fn claim_window_end(&self, cal: &WorkCalendar) -> Option<Timestamp> {
+    /// The first instant after the day reminders count to at `now` (the end of that day in
+    /// UTC or the team's zone, whichever comes first). `None` when no claim is open.
+    pub fn claim_window_end(&self, cal: &WorkCalendar, now: Timestamp) -> Option<Timestamp> {
         let ClaimStatus::Open(d) = &self.claim else {
             return None;
         };
-        Some(window_end(d.remind_by, cal.timezone()))
+        Some(window_end(d.file_by(now, cal.timezone()).1, cal.timezone()))
     }
 }
 
@@ -182,9 +184,7 @@ fn claim_status(
             by: by.clone(),
             at: *at,
         },
-        None if now >= window_end(dates.remind_by, cal.timezone()) => {
-            ClaimStatus::WindowClosed(dates)
-        }
+        None if dates.closed(now, cal.timezone()) => ClaimStatus::WindowClosed(dates),
         None => ClaimStatus::Open(dates),
     }
 }
@@ -363,7 +363,7 @@ mod tests {
         assert!(!late.still_applies(key), "the window closed meanwhile");
         // The window ends at local midnight after Dec 31 (Europe/Amsterdam, UTC+1).
         assert_eq!(
-            open.claim_window_end(&p.calendar),
+            open.claim_window_end(&p.calendar, ts("2026-12-17T10:00:00Z")),
             Some(ts("2026-12-31T23:00:00Z"))
         );
     }

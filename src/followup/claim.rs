@@ -79,40 +79,124 @@ pub struct ClaimPolicy {
     pub subscription_start_days: BTreeMap<String, i8>,
     /// `partner` only: the partner's internal deadline, in days after the incident.
     pub partner_deadline_days: Option<u32>,
+    /// Reminders and "days left" count to a date this many days before each deadline.
+    pub margin_days: u32,
     /// The team's zone, in which the partner's deadline is a date.
     pub timezone: TimeZone,
 }
 
 impl Default for ClaimPolicy {
-    /// Calendar billing months, direct with Microsoft, in UTC.
+    /// Calendar billing months, direct with Microsoft, in UTC, no margin.
     fn default() -> Self {
         Self {
             channel: ClaimChannel::default(),
             billing_start_day: 1,
             subscription_start_days: BTreeMap::new(),
             partner_deadline_days: None,
+            margin_days: 0,
             timezone: TimeZone::UTC,
         }
     }
 }
 
+/// A billing period, first and last day (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BillingPeriod {
+    pub first: Date,
+    pub last: Date,
+}
+
+/// Which deadline a date is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// `margin_days` before the partner's deadline.
+    PartnerMargin,
+    /// The CSP partner's internal deadline.
+    Partner,
+    /// `margin_days` before the SLA's deadline.
+    SlaMargin,
+    /// The SLA's own deadline: the last day Microsoft accepts the claim.
+    Sla,
+}
+
 /// An incident's claim deadlines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ClaimDates {
-    /// The SLA's own deadline (the earliest over the affected subscriptions' billing periods).
+    /// The SLA's own deadline: the earliest over the affected subscriptions' billing periods.
+    /// The window closes after this day, whatever the partner's date or the margin.
     pub sla_deadline: Date,
-    /// The CSP partner's internal deadline, if it set one.
+    /// The billing period the incident began in (UTC), which sets `sla_deadline`.
+    pub billing_period: BillingPeriod,
+    /// An incident that ran on into the next billing period: that period's (later) deadline.
+    pub next_period_deadline: Option<Date>,
+    /// The CSP partner's internal deadline, if it set one before the SLA's.
     pub partner_deadline: Option<Date>,
-    /// The earlier of the two: the date reminded.
+    /// The team's buffer: reminders count to dates this many days early.
+    pub margin_days: u32,
+    /// The first date reminded: the earliest of the deadlines, less the margin.
     pub remind_by: Date,
 }
 
-/// The claim deadlines of an incident that started at `incident`, affecting `subscriptions`.
-pub fn claim_dates(
-    incident: Timestamp,
+impl ClaimDates {
+    /// Every date reminders and "days left" count toward, earliest first, each named.
+    pub fn milestones(&self) -> Vec<(DeadlineKind, Date)> {
+        let early = |d: Date| d.saturating_sub(i64::from(self.margin_days).days());
+        let mut out = Vec::new();
+        if let Some(p) = self.partner_deadline {
+            out.push((DeadlineKind::PartnerMargin, early(p)));
+            out.push((DeadlineKind::Partner, p));
+        }
+        out.push((DeadlineKind::SlaMargin, early(self.sla_deadline)));
+        out.push((DeadlineKind::Sla, self.sla_deadline));
+        // Without a margin each margin date is its deadline: keep the deadline's name.
+        out.dedup_by(|later, earlier| {
+            let same = later.1 == earlier.1;
+            if same {
+                *earlier = *later;
+            }
+            same
+        });
+        out
+    }
+
+    /// The date to file by at `now` (the team's zone `tz`): the first milestone whose day has
+    /// not ended. After the SLA's day it is the SLA's date, and the window is closed.
+    pub fn file_by(&self, now: Timestamp, tz: &TimeZone) -> (DeadlineKind, Date) {
+        self.milestones()
+            .into_iter()
+            .find(|(_, d)| now < window_end(*d, tz))
+            .unwrap_or((DeadlineKind::Sla, self.sla_deadline))
+    }
+
+    /// True once the SLA's own deadline day ended: no claim can be filed any more.
+    pub fn closed(&self, now: Timestamp, tz: &TimeZone) -> bool {
+        now >= window_end(self.sla_deadline, tz)
+    }
+
+    /// The partner's deadline, when it passed by `now` while the SLA's window is still open.
+    pub fn partner_passed(&self, now: Timestamp, tz: &TimeZone) -> Option<Date> {
+        self.partner_deadline
+            .filter(|p| now >= window_end(*p, tz) && !self.closed(now, tz))
+    }
+
+    /// The date the reminders after a passed partner deadline count to (the SLA's, less the
+    /// margin), when there is a partner deadline.
+    pub fn sla_remind_by(&self) -> Option<Date> {
+        self.partner_deadline.map(|_| {
+            self.sla_deadline
+                .saturating_sub(i64::from(self.margin_days).days())
+        })
+    }
+}
+
+/// The earliest deadline over the subscriptions' billing periods, for an incident at `at`,
+/// with its billing period.
+fn sla_deadline(
+    at: Timestamp,
     subscriptions: &BTreeSet<String>,
     policy: &ClaimPolicy,
-) -> ClaimDates {
+) -> (Date, BillingPeriod) {
     let day_for = |s: &String| {
         policy
             .subscription_start_days
@@ -120,27 +204,53 @@ pub fn claim_dates(
             .copied()
             .unwrap_or(policy.billing_start_day)
     };
-    let sla_deadline = subscriptions
-        .iter()
-        .map(|s| claim_deadline(incident, day_for(s)))
-        .min()
-        .unwrap_or_else(|| claim_deadline(incident, policy.billing_start_day));
+    let days: BTreeSet<i8> = if subscriptions.is_empty() {
+        [policy.billing_start_day].into()
+    } else {
+        subscriptions.iter().map(day_for).collect()
+    };
+    days.into_iter()
+        .map(|d| (claim_deadline(at, d), billing_period(at, d)))
+        .min_by_key(|(deadline, _)| *deadline)
+        .unwrap_or_else(|| {
+            let d = policy.billing_start_day;
+            (claim_deadline(at, d), billing_period(at, d))
+        })
+}
+
+/// The claim deadlines of an incident that started at `start` and ended (was mitigated, or
+/// last heard of) at `end`, affecting `subscriptions`.
+pub fn claim_dates(
+    start: Timestamp,
+    end: Option<Timestamp>,
+    subscriptions: &BTreeSet<String>,
+    policy: &ClaimPolicy,
+) -> ClaimDates {
+    let (sla, period) = sla_deadline(start, subscriptions, policy);
+    let next_period_deadline = end
+        .map(|e| sla_deadline(e.max(start), subscriptions, policy).0)
+        .filter(|d| *d > sla);
     // N days from the incident instant, as a date in the team's zone: never later than the
     // partner's deadline (a UTC date would land a day late west of UTC).
     let partner_deadline = match (policy.channel, policy.partner_deadline_days) {
         (ClaimChannel::Partner, Some(days)) => Some(
-            incident
+            start
                 .checked_add(jiff::SignedDuration::from_hours(i64::from(days) * 24))
-                .unwrap_or(incident)
+                .unwrap_or(start)
                 .to_zoned(policy.timezone.clone())
                 .date(),
         ),
         _ => None,
-    };
+    }
+    .filter(|p| *p < sla);
+    let earliest = partner_deadline.unwrap_or(sla);
     ClaimDates {
-        sla_deadline,
+        sla_deadline: sla,
+        billing_period: period,
+        next_period_deadline,
         partner_deadline,
-        remind_by: partner_deadline.map_or(sla_deadline, |p| p.min(sla_deadline)),
+        margin_days: policy.margin_days,
+        remind_by: earliest.saturating_sub(i64::from(policy.margin_days).days()),
     }
 }
 
@@ -148,7 +258,13 @@ pub fn claim_dates(
 pub fn claim_of(i: &Incident, policy: &ClaimPolicy) -> Option<ClaimDates> {
     i.event_type
         .is_service_issue()
-        .then(|| claim_dates(incident_start(i), &i.subscriptions, policy))
+        .then(|| claim_dates(incident_start(i), incident_end(i), &i.subscriptions, policy))
+}
+
+/// When an incident ended as far as is known: its mitigation, else its latest update.
+pub fn incident_end(i: &Incident) -> Option<Timestamp> {
+    i.mitigated_at
+        .or_else(|| i.updates.iter().map(|u| u.published).max())
 }
 
 /// The first instant after a claim window that ends on `day`: the end of that day in UTC or in
@@ -199,6 +315,20 @@ pub fn claim_deadline(incident: Timestamp, billing_start_day: i8) -> Date {
 fn period_start_in(first: Date, start_day: i8) -> Date {
     let day = start_day.min(first.days_in_month());
     first.saturating_add(i64::from(day - 1).days())
+}
+
+/// The billing period containing the instant `at` (UTC), periods starting on `start_day`.
+pub fn billing_period(at: Timestamp, start_day: i8) -> BillingPeriod {
+    let day = at.to_zoned(TimeZone::UTC).date();
+    let last = billing_period_end(day, start_day.clamp(1, 31));
+    let first = last
+        .saturating_add(1.day())
+        .saturating_sub(1.month())
+        .first_of_month();
+    BillingPeriod {
+        first: period_start_in(first, start_day.clamp(1, 31)),
+        last,
+    }
 }
 
 /// The last day of the billing period containing `day`.
@@ -258,7 +388,7 @@ mod tests {
             billing_start_day: 1,
             ..Default::default()
         };
-        let d = claim_dates(start, &subs, &policy);
+        let d = claim_dates(start, None, &subs, &policy);
         assert_eq!(
             (d.sla_deadline, d.partner_deadline, d.remind_by),
             (date(2026, 5, 31), None, date(2026, 5, 31))
@@ -266,31 +396,31 @@ mod tests {
         // Subscription b bills from the 15th: its period ends Mar 14, so its deadline (May 14) wins.
         policy.subscription_start_days.insert("b".into(), 15);
         assert_eq!(
-            claim_dates(start, &subs, &policy).sla_deadline,
+            claim_dates(start, None, &subs, &policy).sla_deadline,
             date(2026, 5, 14)
         );
         // 21Vianet: same window.
         policy.channel = ClaimChannel::Vianet;
         policy.partner_deadline_days = Some(30);
         assert_eq!(
-            claim_dates(start, &subs, &policy).remind_by,
+            claim_dates(start, None, &subs, &policy).remind_by,
             date(2026, 5, 14)
         );
         // A CSP partner's 30-day internal deadline comes first.
         policy.channel = ClaimChannel::Partner;
-        let d = claim_dates(start, &subs, &policy);
+        let d = claim_dates(start, None, &subs, &policy);
         assert_eq!(d.partner_deadline, Some(date(2026, 4, 1)));
         assert_eq!(d.remind_by, date(2026, 4, 1));
         // ... unless it is later than the SLA's.
         policy.partner_deadline_days = Some(90);
         assert_eq!(
-            claim_dates(start, &subs, &policy).remind_by,
+            claim_dates(start, None, &subs, &policy).remind_by,
             date(2026, 5, 14)
         );
         // No subscriptions known (tenant-level event): the tenant's day.
         let none = BTreeSet::new();
         assert_eq!(
-            claim_dates(start, &none, &policy).sla_deadline,
+            claim_dates(start, None, &none, &policy).sla_deadline,
             date(2026, 5, 31)
         );
     }
@@ -395,10 +525,123 @@ mod tests {
         // 02:00 UTC on Mar 2 is 18:00 on Mar 1 in Los Angeles: 30 days later is Mar 31 there.
         let start = at("2026-03-02T02:00:00Z");
         let none = BTreeSet::new();
-        let la = claim_dates(start, &none, &policy("America/Los_Angeles"));
+        let la = claim_dates(start, None, &none, &policy("America/Los_Angeles"));
         assert_eq!(la.partner_deadline, Some(date(2026, 3, 31)));
-        let ams = claim_dates(start, &none, &policy("Europe/Amsterdam"));
+        let ams = claim_dates(start, None, &none, &policy("Europe/Amsterdam"));
         assert_eq!(ams.partner_deadline, Some(date(2026, 4, 1)));
+    }
+
+    #[test]
+    fn a_margin_counts_early_but_the_window_closes_with_the_real_date() {
+        let policy = ClaimPolicy {
+            margin_days: 3,
+            ..Default::default()
+        };
+        let none = BTreeSet::new();
+        let d = claim_dates(at("2026-10-08T10:00:00Z"), None, &none, &policy);
+        assert_eq!((d.sla_deadline, d.remind_by), (date(2026, 12, 31), date(2026, 12, 28)));
+        let tz = TimeZone::UTC;
+        // (now) → (file by, closed)
+        let cases = [
+            ("2026-12-20T10:00:00Z", (DeadlineKind::SlaMargin, date(2026, 12, 28)), false),
+            ("2026-12-28T23:59:00Z", (DeadlineKind::SlaMargin, date(2026, 12, 28)), false),
+            ("2026-12-29T00:00:00Z", (DeadlineKind::Sla, date(2026, 12, 31)), false),
+            ("2027-01-01T00:00:00Z", (DeadlineKind::Sla, date(2026, 12, 31)), true),
+        ];
+        for (now, file_by, closed) in cases {
+            assert_eq!(
+                (d.file_by(at(now), &tz), d.closed(at(now), &tz)),
+                (file_by, closed),
+                "at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_passed_partner_deadline_hands_over_to_the_slas() {
+        let policy = ClaimPolicy {
+            channel: ClaimChannel::Partner,
+            partner_deadline_days: Some(30),
+            ..Default::default()
+        };
+        let none = BTreeSet::new();
+        let d = claim_dates(at("2026-10-08T10:00:00Z"), None, &none, &policy);
+        assert_eq!(d.partner_deadline, Some(date(2026, 11, 7)));
+        assert_eq!(d.remind_by, date(2026, 11, 7));
+        assert_eq!(d.sla_remind_by(), Some(date(2026, 12, 31)));
+        let tz = TimeZone::UTC;
+        let cases = [
+            ("2026-11-07T12:00:00Z", DeadlineKind::Partner, None, false),
+            (
+                "2026-11-08T00:00:00Z",
+                DeadlineKind::Sla,
+                Some(date(2026, 11, 7)),
+                false,
+            ),
+            ("2027-01-01T00:00:00Z", DeadlineKind::Sla, None, true),
+        ];
+        for (now, kind, passed, closed) in cases {
+            let now = at(now);
+            assert_eq!(
+                (d.file_by(now, &tz).0, d.partner_passed(now, &tz), d.closed(now, &tz)),
+                (kind, passed, closed),
+                "at {now}"
+            );
+        }
+        // With a margin: four milestones.
+        let margin = ClaimPolicy {
+            margin_days: 2,
+            ..policy
+        };
+        let d = claim_dates(at("2026-10-08T10:00:00Z"), None, &none, &margin);
+        assert_eq!(
+            d.milestones(),
+            vec![
+                (DeadlineKind::PartnerMargin, date(2026, 11, 5)),
+                (DeadlineKind::Partner, date(2026, 11, 7)),
+                (DeadlineKind::SlaMargin, date(2026, 12, 29)),
+                (DeadlineKind::Sla, date(2026, 12, 31)),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_incident_spanning_two_billing_months_shows_both_deadlines() {
+        let policy = ClaimPolicy::default();
+        let none = BTreeSet::new();
+        let start = at("2026-10-31T22:00:00Z");
+        let d = claim_dates(start, Some(at("2026-11-01T03:00:00Z")), &none, &policy);
+        assert_eq!(
+            (d.sla_deadline, d.next_period_deadline, d.remind_by),
+            (date(2026, 12, 31), Some(date(2027, 1, 30)), date(2026, 12, 31))
+        );
+        assert_eq!(
+            d.billing_period,
+            BillingPeriod {
+                first: date(2026, 10, 1),
+                last: date(2026, 10, 31)
+            }
+        );
+        // Within one month: no second date.
+        let same = claim_dates(start, Some(at("2026-10-31T23:00:00Z")), &none, &policy);
+        assert_eq!(same.next_period_deadline, None);
+    }
+
+    #[test]
+    fn billing_periods_as_shown() {
+        let cases = [
+            ("2026-03-02T00:00:00Z", 15, date(2026, 2, 15), date(2026, 3, 14)),
+            ("2026-02-10T00:00:00Z", 31, date(2026, 1, 31), date(2026, 2, 27)),
+            ("2026-02-28T00:00:00Z", 31, date(2026, 2, 28), date(2026, 3, 30)),
+            ("2026-12-31T23:00:00Z", 1, date(2026, 12, 1), date(2026, 12, 31)),
+        ];
+        for (t, day, first, last) in cases {
+            assert_eq!(
+                billing_period(at(t), day),
+                BillingPeriod { first, last },
+                "{t} day {day}"
+            );
+        }
     }
 
     #[test]

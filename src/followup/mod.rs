@@ -5,6 +5,7 @@
 //! [`assess`] is the one answer to "what is this incident's follow-up state and what is due",
 //! read by the daemon, the CLI reports and (later) the web page alike.
 
+pub mod actions;
 pub mod assess;
 pub mod calendar;
 pub mod claim;

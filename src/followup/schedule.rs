@@ -122,20 +122,7 @@ pub fn reminders(
         }
     }
     if let (Some(claim), false) = (claim, acks.claim_decided()) {
-        let known_from = cal.date_of(incident.first_seen);
-        let days: BTreeSet<u32> = policy.claim_days_before.iter().copied().collect();
-        for before in days {
-            let day = cal
-                .working_day_on_or_before(claim.remind_by.saturating_sub(i64::from(before).days()));
-            if day >= known_from {
-                let step = Step::DaysBefore(before);
-                out.push(reminder(Series::Claim, step, cal.opening(day)));
-            }
-        }
-        if policy.window_closed_notice && claim.remind_by >= known_from {
-            let day = cal.next_working_day(claim.remind_by);
-            out.push(reminder(Series::WindowClosed, Step::Once, cal.opening(day)));
-        }
+        out.extend(claim_reminders(incident, &claim, policy, cal));
     }
     if !acks.reviewed(incident.pir)
         && let Some(at) = pir::nudge_at(incident, policy.pir_nudge_after)
@@ -148,6 +135,37 @@ pub fn reminders(
     out
 }
 
+/// The claim reminders: toward the first deadline (the partner's, or the SLA's; less the
+/// margin), then, once a partner's deadline passed, toward the SLA's; and the window-closed
+/// notice after the SLA's own deadline. None before the incident was first seen.
+fn claim_reminders(
+    incident: &Incident,
+    claim: &ClaimDates,
+    policy: &ReminderPolicy,
+    cal: &WorkCalendar,
+) -> Vec<Reminder> {
+    let known_from = cal.date_of(incident.first_seen);
+    let days: BTreeSet<u32> = policy.claim_days_before.iter().copied().collect();
+    let mut out = Vec::new();
+    let mut toward = |series: Series, target: jiff::civil::Date, after: jiff::civil::Date| {
+        for &before in &days {
+            let day = cal.working_day_on_or_before(target.saturating_sub(i64::from(before).days()));
+            if day >= known_from && day > after {
+                out.push(reminder(series, Step::DaysBefore(before), cal.opening(day)));
+            }
+        }
+    };
+    toward(Series::Claim, claim.remind_by, jiff::civil::Date::MIN);
+    if let (Some(partner), Some(sla)) = (claim.partner_deadline, claim.sla_remind_by()) {
+        toward(Series::SlaClaim, sla, partner);
+    }
+    if policy.window_closed_notice && claim.sla_deadline >= known_from {
+        let day = cal.next_working_day(claim.sla_deadline);
+        out.push(reminder(Series::WindowClosed, Step::Once, cal.opening(day)));
+    }
+    out
+}
+
 fn reminder(series: Series, step: Step, at: Timestamp) -> Reminder {
     Reminder {
         key: ReminderKey { series, step },
@@ -157,7 +175,8 @@ fn reminder(series: Series, step: Step, at: Timestamp) -> Reminder {
 
 /// The reminders to send at `now`: per series, the newest step that is due, unless it or a
 /// later step was already sent (`sent`: the steps in the outbox). Claim reminders are no longer
-/// due once the deadline has passed (`window_closed` takes over).
+/// due once the SLA's deadline passed (`window_closed` takes over), nor those toward a
+/// partner's deadline once that passed (`sla_claim` takes over).
 pub fn due(
     all: &[Reminder],
     sent: &BTreeSet<ReminderKey>,
@@ -165,11 +184,17 @@ pub fn due(
     cal: &WorkCalendar,
     now: Timestamp,
 ) -> Vec<Reminder> {
-    let window_open = claim
-        .is_some_and(|c| now < crate::followup::claim::window_end(c.remind_by, cal.timezone()));
+    let tz = cal.timezone();
+    let window_open = claim.is_some_and(|c| !c.closed(now, tz));
+    let partner_passed = claim.is_some_and(|c| c.partner_passed(now, tz).is_some());
     let mut newest: std::collections::BTreeMap<Series, Reminder> = Default::default();
     for r in all.iter().filter(|r| r.at <= now) {
-        if r.key.series == Series::Claim && !window_open {
+        let stale = match r.key.series {
+            Series::Claim => !window_open || partner_passed,
+            Series::SlaClaim => !window_open,
+            _ => false,
+        };
+        if stale {
             continue;
         }
         let later = newest
@@ -221,6 +246,7 @@ mod tests {
         };
         Some(claim_dates(
             i.impact_start.expect("start"),
+            None,
             &i.subscriptions,
             &policy,
         ))

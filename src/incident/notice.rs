@@ -85,14 +85,17 @@ pub struct UnknownValue(pub String);
 pub enum Series {
     PirReview,
     Claim,
+    /// Claim reminders toward Microsoft's deadline after a CSP partner's earlier one passed.
+    SlaClaim,
     WindowClosed,
     PirNudge,
 }
 
 impl Series {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::PirReview,
         Self::Claim,
+        Self::SlaClaim,
         Self::WindowClosed,
         Self::PirNudge,
     ];
@@ -101,6 +104,7 @@ impl Series {
         match self {
             Self::PirReview => "pir_review",
             Self::Claim => "claim",
+            Self::SlaClaim => "sla_claim",
             Self::WindowClosed => "window_closed",
             Self::PirNudge => "pir_nudge",
         }
@@ -233,8 +237,9 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// The incidents it is about (one, or several for a digest).
     pub incidents: Vec<TrackingId>,
-    /// For reminders: which one.
-    pub reminder: Option<ReminderKey>,
+    /// The follow-ups (reminder steps) of its incident it accounts for: a reminder's, or the
+    /// day's follow-ups folded into an incident mail.
+    pub follow_ups: Vec<ReminderKey>,
     /// For update mails: the updates published from this instant on are the news.
     pub updates_from: Option<Timestamp>,
     /// For operator notices: what is wrong.

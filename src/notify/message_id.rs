@@ -4,7 +4,9 @@
 //! time is inside it: the same notice planned twice folds into one outbox row.
 
 use crate::incident::ids::encode_token;
-use crate::incident::notice::{Receiver, ReminderKey};
+use jiff::civil::Date;
+
+use crate::incident::notice::Receiver;
 use crate::incident::{MessageId, NoticeKind, PirState, TenantName, TrackingId};
 
 /// Makes notice keys and `Message-ID`s under one mail domain.
@@ -49,14 +51,10 @@ impl MessageIds {
         Self::about(tenant, tracking_id, &what)
     }
 
-    /// The key of a follow-up reminder.
-    pub fn reminder(
-        &self,
-        tenant: &TenantName,
-        tracking_id: &TrackingId,
-        r: ReminderKey,
-    ) -> String {
-        Self::about(tenant, tracking_id, &r.to_string())
+    /// The key of the follow-up mail about an incident on `day` (the team's date it goes
+    /// out): there is at most one a day.
+    pub fn follow_up(&self, tenant: &TenantName, tracking_id: &TrackingId, day: Date) -> String {
+        Self::about(tenant, tracking_id, &format!("followup-{}", day.strftime("%Y%m%d")))
     }
 
     /// The key of a digest of `incidents`: the same set gives the same key.
@@ -97,7 +95,6 @@ impl MessageIds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::notice::{Series, Step};
 
     /// Defect 1 of issue 7: ids collided across tenants whose names differ only in
     /// punctuation, and the second tenant's mail was dropped.
@@ -112,15 +109,10 @@ mod tests {
                 let key = ids.incident(kind, &t, &tid, PirState::None, Some(5));
                 assert!(seen.insert(ids.message_id(&key, &Receiver::TenantRecipients)));
             }
-            let r = ReminderKey {
-                series: Series::Claim,
-                step: Step::DaysBefore(14),
-            };
-            assert!(
-                seen.insert(
-                    ids.message_id(&ids.reminder(&t, &tid, r), &Receiver::TenantRecipients)
-                )
-            );
+            let day = jiff::civil::date(2026, 12, 17);
+            assert!(seen.insert(
+                ids.message_id(&ids.follow_up(&t, &tid, day), &Receiver::TenantRecipients)
+            ));
             assert!(seen.insert(ids.message_id(
                 &ids.digest(&t, std::slice::from_ref(&tid)),
                 &Receiver::TenantRecipients

@@ -119,7 +119,7 @@ fn notice(
         tenant: TenantName::from(tenant),
         kind: NoticeKind::Operator,
         incidents: Vec::new(),
-        reminder: None,
+        follow_ups: Vec::new(),
         updates_from: None,
         operator: Some(operator),
         not_before: now,

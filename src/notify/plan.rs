@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::followup::schedule::Reminder;
 use crate::followup::{ClaimStatus, TenantPolicy, assess};
 use crate::incident::ack::Acks;
-use crate::incident::notice::{Notice, Receiver};
+use crate::incident::notice::{Notice, Receiver, ReminderKey};
 use crate::incident::{Change, NoticeKind, TenantName, TrackingId};
 use crate::notify::message_id::MessageIds;
 use crate::tracker::Observation;
@@ -63,6 +63,23 @@ pub fn disposition(o: &Observation, notifiable: bool, follow_up_open: bool) -> D
         };
     }
     kind_for_changes(&o.changes).map_or(Disposition::Silent, Disposition::Mail)
+}
+
+/// The follow-ups due for one incident, and when its last follow-up went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub incident: TrackingId,
+    pub reminders: Vec<Reminder>,
+    /// When the incident's last follow-up goes or went out (sent or queued).
+    pub last_follow_up: Option<Timestamp>,
+}
+
+/// Kinds that carry the day's follow-ups of their incident instead of a second mail.
+fn folds_follow_ups(kind: NoticeKind) -> bool {
+    matches!(
+        kind,
+        NoticeKind::New | NoticeKind::Update | NoticeKind::Resolved | NoticeKind::Pir
+    )
 }
 
 /// Plans the notices of one tenant.
@@ -129,21 +146,37 @@ impl Planner<'_> {
         n
     }
 
-    /// One notice per due reminder, each waiting for the team's working hours.
-    pub fn reminders(&self, due: &[(TrackingId, Reminder)], now: Timestamp) -> Vec<Notice> {
-        due.iter()
-            .map(|(id, r)| {
-                let key = self.ids.reminder(self.tenant, id, r.key);
-                let mut n = self.notice(
-                    key,
-                    NoticeKind::Reminder,
-                    vec![id.clone()],
-                    self.working_time(now),
-                );
-                n.reminder = Some(r.key);
-                n
-            })
-            .collect()
+    /// Plans the follow-ups due at `now`: folded into an incident mail this poll already
+    /// plans for the incident (`notices`), else one follow-up mail per incident listing every
+    /// action due — but at most one a day: an incident whose last follow-up goes out on the
+    /// same local day waits for the next (its reminders stay due). Returns how many follow-up
+    /// mails it added.
+    pub fn follow_ups(&self, notices: &mut Vec<Notice>, due: &[Due], now: Timestamp) -> usize {
+        let out = self.working_time(now);
+        let day = self.policy.calendar.date_of(out);
+        let mut added = 0;
+        for d in due.iter().filter(|d| !d.reminders.is_empty()) {
+            let keys: Vec<ReminderKey> = d.reminders.iter().map(|r| r.key).collect();
+            let folds_into = notices.iter_mut().find(|n| {
+                folds_follow_ups(n.kind) && n.incidents.as_slice() == std::slice::from_ref(&d.incident)
+            });
+            if let Some(n) = folds_into {
+                n.follow_ups.extend(keys);
+                continue;
+            }
+            let today = d
+                .last_follow_up
+                .is_some_and(|t| self.policy.calendar.date_of(t) >= day);
+            if today {
+                continue;
+            }
+            let key = self.ids.follow_up(self.tenant, &d.incident, day);
+            let mut n = self.notice(key, NoticeKind::Reminder, vec![d.incident.clone()], out);
+            n.follow_ups = keys;
+            notices.push(n);
+            added += 1;
+        }
+        added
     }
 
     fn working_time(&self, now: Timestamp) -> Timestamp {
@@ -164,7 +197,7 @@ impl Planner<'_> {
             tenant: self.tenant.clone(),
             kind,
             incidents,
-            reminder: None,
+            follow_ups: Vec::new(),
             updates_from: None,
             operator: None,
             not_before,
@@ -385,8 +418,34 @@ mod tests {
         assert_ne!(a[0].2, next[0].2);
     }
 
+    fn due(id: &str, keys: &[ReminderKey], last: Option<&str>) -> Due {
+        Due {
+            incident: id.into(),
+            reminders: keys
+                .iter()
+                .map(|k| Reminder {
+                    key: *k,
+                    at: ts("2026-12-24T08:00:00Z"),
+                })
+                .collect(),
+            last_follow_up: last.map(ts),
+        }
+    }
+
+    const CLAIM: ReminderKey = ReminderKey {
+        series: Series::Claim,
+        step: Step::DaysBefore(7),
+    };
+    const REVIEW: ReminderKey = ReminderKey {
+        series: Series::PirReview,
+        step: Step::Review {
+            stage: crate::incident::ack::PirStage::Final,
+            n: 2,
+        },
+    };
+
     #[test]
-    fn reminders_wait_for_working_hours() {
+    fn follow_ups_wait_for_working_hours_and_share_one_mail() {
         let p = policy();
         let ids = MessageIds::new("example.com");
         let tenant = TenantName::from("contoso");
@@ -395,24 +454,74 @@ mod tests {
             policy: &p,
             ids: &ids,
         };
-        let key = ReminderKey {
-            series: Series::Claim,
-            step: Step::DaysBefore(7),
-        };
-        let r = Reminder {
-            key,
-            at: ts("2026-12-24T08:00:00Z"),
-        };
-        // Saturday night: not before Monday 09:00 local.
-        let n = planner.reminders(&[("X".into(), r)], ts("2026-12-26T22:00:00Z"));
-        assert_eq!(n[0].reminder, Some(key));
-        assert_eq!(
-            n[0].not_before,
-            p.calendar.next_open_instant(ts("2026-12-26T22:00:00Z"))
-        );
+        // Saturday night: not before Tuesday 09:00 local (Monday the 28th is a holiday here);
+        // both follow-ups in one mail, named by that day.
+        let now = ts("2026-12-26T22:00:00Z");
+        let mut n = Vec::new();
+        let added = planner.follow_ups(&mut n, &[due("X", &[REVIEW, CLAIM], None)], now);
+        assert_eq!((added, n.len()), (1, 1));
+        assert_eq!(n[0].follow_ups, [REVIEW, CLAIM]);
+        assert_eq!(n[0].not_before, p.calendar.next_open_instant(now));
         assert_eq!(
             n[0].deliveries[0].1.as_str(),
-            "<X.contoso.claim-d7@example.com>"
+            "<X.contoso.followup-20261229@example.com>"
         );
+    }
+
+    #[test]
+    fn at_most_one_follow_up_mail_per_incident_a_day() {
+        let p = policy();
+        let ids = MessageIds::new("example.com");
+        let tenant = TenantName::from("contoso");
+        let planner = Planner {
+            tenant: &tenant,
+            policy: &p,
+            ids: &ids,
+        };
+        let now = ts("2026-12-29T14:00:00Z"); // Tuesday 15:00 in Amsterdam
+        // (last follow-up out at) → follow-up mails planned now
+        let cases = [
+            (None, 1),
+            // This morning: wait for tomorrow.
+            (Some("2026-12-29T08:00:00Z"), 0),
+            // Yesterday evening (local): a new day.
+            (Some("2026-12-28T22:00:00Z"), 1),
+            // 23:30 UTC on the 28th is already the 29th in Amsterdam.
+            (Some("2026-12-28T23:30:00Z"), 0),
+        ];
+        for (last, want) in cases {
+            let mut n = Vec::new();
+            let added = planner.follow_ups(&mut n, &[due("X", &[CLAIM], last)], now);
+            assert_eq!((added, n.len()), (want, want), "last {last:?}");
+        }
+    }
+
+    #[test]
+    fn a_follow_up_folds_into_the_incidents_mail_of_the_same_poll() {
+        let p = policy();
+        let ids = MessageIds::new("example.com");
+        let tenant = TenantName::from("contoso");
+        let planner = Planner {
+            tenant: &tenant,
+            policy: &p,
+            ids: &ids,
+        };
+        let now = ts("2026-12-28T14:00:00Z");
+        for kind in NoticeKind::ALL {
+            let mut n = vec![planner.notice("k".into(), kind, vec!["X".into()], now)];
+            let added = planner.follow_ups(&mut n, &[due("X", &[CLAIM], None)], now);
+            let folds = matches!(
+                kind,
+                NoticeKind::New | NoticeKind::Update | NoticeKind::Resolved | NoticeKind::Pir
+            );
+            assert_eq!(
+                (added, n.len(), n[0].follow_ups.len()),
+                if folds { (0, 1, 1) } else { (1, 2, 0) },
+                "{kind:?}"
+            );
+        }
+        // Another incident's mail does not carry it.
+        let mut n = vec![planner.notice("k".into(), NoticeKind::New, vec!["Y".into()], now)];
+        assert_eq!(planner.follow_ups(&mut n, &[due("X", &[CLAIM], None)], now), 1);
     }
 }

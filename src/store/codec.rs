@@ -38,24 +38,6 @@ impl Store {
             .map_err(|e: T::Err| self.corrupt(table, column, e.to_string()))
     }
 
-    /// A stored optional word as its enum.
-    pub(super) fn opt_word<T: FromStr>(
-        &self,
-        row: &SqliteRow,
-        table: &'static str,
-        column: &'static str,
-    ) -> Result<Option<T>, StoreError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let text: Option<String> = self.get(row, column)?;
-        text.map(|t| {
-            t.parse()
-                .map_err(|e: T::Err| self.corrupt(table, column, e.to_string()))
-        })
-        .transpose()
-    }
-
     /// A stored instant.
     pub(super) fn time(
         &self,

@@ -309,7 +309,7 @@ mod tests {
             tenant: "t".into(),
             kind: NoticeKind::New,
             incidents: vec!["A".into()],
-            reminder: None,
+            follow_ups: Vec::new(),
             updates_from: None,
             operator: None,
             not_before: now,

@@ -32,7 +32,7 @@ use crate::incident::IncidentWrite;
 use crate::incident::notice::Notice;
 
 pub use deliveries::OutboxEntry;
-pub use outbox::{LastMail, MailRecord, QueuedDelivery};
+pub use outbox::{FollowUpHistory, LastMail, MailRecord, QueuedDelivery};
 pub use scopes::{ScopeHealth, ScopeOutcome};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -344,8 +344,13 @@ mod upgrade_tests {
         let due = store.due_deliveries(now, now).await.expect("due");
         assert_eq!(due.len(), 1, "the queued reminder, not the sent mail");
         assert_eq!(due[0].kind, NoticeKind::Reminder);
-        let key = due[0].reminder.expect("its step");
-        assert_eq!((key.series, key.step), (Series::Claim, Step::DaysBefore(7)));
+        assert_eq!(
+            due[0].follow_ups,
+            [crate::incident::notice::ReminderKey {
+                series: Series::Claim,
+                step: Step::DaysBefore(7)
+            }]
+        );
         let acks = store.acks("t", "X").await.expect("acks");
         assert_eq!(
             acks[0].kind,

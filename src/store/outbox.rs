@@ -7,7 +7,6 @@ use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
 
 use super::codec::ms;
 use super::{Store, StoreError, Tx};
@@ -19,6 +18,15 @@ use crate::incident::{MessageId, TenantName, TrackingId};
 
 const N: &str = "notifications";
 const D: &str = "deliveries";
+const F: &str = "notification_follow_ups";
+
+/// An incident's follow-ups so far: the steps planned, and when the last goes or went out (at
+/// most one follow-up mail a day).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUpHistory {
+    pub steps: BTreeSet<ReminderKey>,
+    pub last_out: Option<Timestamp>,
+}
 
 /// A queued delivery with its notice, as read back for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +37,8 @@ pub struct QueuedDelivery {
     pub tenant: TenantName,
     pub kind: NoticeKind,
     pub incidents: Vec<TrackingId>,
-    pub reminder: Option<ReminderKey>,
+    /// The follow-ups it accounts for (reminder steps), in key order.
+    pub follow_ups: Vec<ReminderKey>,
     pub updates_from: Option<Timestamp>,
     /// For operator notices: what is wrong.
     pub operator: Option<OperatorCause>,
@@ -60,8 +69,8 @@ pub struct LastMail {
 #[derive(Debug, Clone, Serialize)]
 pub struct MailRecord {
     pub kind: NoticeKind,
-    /// For reminders: which one (`claim-d14`).
-    pub reminder: Option<String>,
+    /// The follow-ups it accounts for (`claim-d14`, `pir_review-final-2`).
+    pub follow_ups: Vec<String>,
     pub receiver: &'static str,
     pub message_id: MessageId,
     pub state: DeliveryState,
@@ -81,16 +90,14 @@ impl Store {
         n: &Notice,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO notifications (key, tenant, kind, series, step, updates_from_ms, \
-             planned_ms, not_before_ms, operator_cause) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+        let inserted = sqlx::query(
+            "INSERT INTO notifications (key, tenant, kind, updates_from_ms, planned_ms, \
+             not_before_ms, operator_cause) VALUES ($1,$2,$3,$4,$5,$6,$7) \
              ON CONFLICT (key) DO NOTHING",
         )
         .bind(&n.key)
         .bind(n.tenant.as_str())
         .bind(n.kind.as_str())
-        .bind(n.reminder.map(|r| r.series.as_str()))
-        .bind(n.reminder.map(|r| r.step.to_string()))
         .bind(n.updates_from.map(ms))
         .bind(ms(now))
         .bind(ms(n.not_before.max(now)))
@@ -102,7 +109,14 @@ impl Store {
         )
         .execute(&mut **tx)
         .await
-        .map_err(|e| self.err(e))?;
+        .map_err(|e| self.err(e))?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            // Planned before: its incidents, follow-ups and deliveries are already there (a
+            // follow-up added now would be counted as sent by a mail that never carried it).
+            return Ok(());
+        }
         for id in &n.incidents {
             sqlx::query(
                 "INSERT INTO notification_incidents (key, tenant, tracking_id) VALUES ($1,$2,$3) \
@@ -111,6 +125,18 @@ impl Store {
             .bind(&n.key)
             .bind(n.tenant.as_str())
             .bind(id.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        }
+        for f in &n.follow_ups {
+            sqlx::query(
+                "INSERT INTO notification_follow_ups (key, series, step) VALUES ($1,$2,$3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&n.key)
+            .bind(f.series.as_str())
+            .bind(f.step.to_string())
             .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;
@@ -142,7 +168,7 @@ impl Store {
     ) -> Result<Vec<QueuedDelivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.key, d.receiver, d.message_id, d.attempts, d.rejections, n.tenant, n.kind, \
-             n.series, n.step, n.updates_from_ms, n.planned_ms, n.operator_cause, ni.tracking_id \
+             n.updates_from_ms, n.planned_ms, n.operator_cause, ni.tracking_id \
              FROM deliveries d JOIN notifications n ON n.key = d.key \
              LEFT JOIN notification_incidents ni ON ni.key = n.key \
              WHERE d.state = 'queued' AND n.not_before_ms <= $1 AND d.next_attempt_ms <= $2 \
@@ -153,6 +179,12 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
+        let follow_ups = self
+            .follow_ups_where(
+                "JOIN deliveries d ON d.key = f.key WHERE d.state = 'queued'",
+                &[],
+            )
+            .await?;
         let mut out: Vec<QueuedDelivery> = Vec::new();
         for r in &rows {
             let message_id = MessageId::new(self.get::<String>(r, "message_id")?);
@@ -168,7 +200,10 @@ impl Store {
                 tenant: TenantName::new(self.get::<String>(r, "tenant")?),
                 kind: self.word(r, N, "kind")?,
                 incidents: tracking_id.map(TrackingId::new).into_iter().collect(),
-                reminder: self.reminder_of(r)?,
+                follow_ups: follow_ups
+                    .get(&self.get::<String>(r, "key")?)
+                    .cloned()
+                    .unwrap_or_default(),
                 updates_from: self.opt_time(r, N, "updates_from_ms")?,
                 operator: self.opt_json(r, N, "operator_cause")?,
                 planned: self.time(r, N, "planned_ms")?,
@@ -179,41 +214,65 @@ impl Store {
         Ok(out)
     }
 
-    /// The reminder a notification row is, if it is one.
-    fn reminder_of(&self, r: &SqliteRow) -> Result<Option<ReminderKey>, StoreError> {
-        let series: Option<Series> = self.opt_word(r, N, "series")?;
-        let step: Option<Step> = self.opt_word(r, N, "step")?;
-        match (series, step) {
-            (Some(series), Some(step)) => Ok(Some(ReminderKey { series, step })),
-            (None, None) => Ok(None),
-            _ => Err(self.corrupt(N, "step", "series and step must both be set".into())),
+    /// The follow-ups of the notices selected by `filter` (SQL after `FROM
+    /// notification_follow_ups f`, with `binds` as `$1`, `$2`, …), per notice key.
+    async fn follow_ups_where(
+        &self,
+        filter: &str,
+        binds: &[Option<&str>],
+    ) -> Result<HashMap<String, Vec<ReminderKey>>, StoreError> {
+        let sql =
+            format!("SELECT DISTINCT f.key, f.series, f.step FROM notification_follow_ups f {filter}");
+        // `filter` is one of this module's constants, never input.
+        let rows = binds
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, b| q.bind(*b))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut out: HashMap<String, Vec<ReminderKey>> = HashMap::new();
+        for r in &rows {
+            let key = ReminderKey {
+                series: self.word::<Series>(r, F, "series")?,
+                step: self.word::<Step>(r, F, "step")?,
+            };
+            out.entry(self.get(r, "key")?).or_default().push(key);
         }
+        for keys in out.values_mut() {
+            keys.sort();
+        }
+        Ok(out)
     }
 
-    /// The reminder steps already planned (queued, sent or superseded) per incident of
-    /// `tenant` (of every tenant when `None`), in one query.
+    /// The follow-ups already planned (queued, sent or superseded) per incident of `tenant`
+    /// (of every tenant when `None`), and when its last follow-up goes out: one query.
     pub async fn sent_steps(
         &self,
         tenant: Option<&str>,
-    ) -> Result<HashMap<(String, TrackingId), BTreeSet<ReminderKey>>, StoreError> {
+    ) -> Result<HashMap<(String, TrackingId), FollowUpHistory>, StoreError> {
         let rows = sqlx::query(
-            "SELECT ni.tenant, ni.tracking_id, n.series, n.step FROM notifications n JOIN \
-             notification_incidents ni ON ni.key = n.key WHERE ($1 IS NULL OR n.tenant = $1) \
-             AND n.series IS NOT NULL",
+            "SELECT ni.tenant, ni.tracking_id, f.series, f.step, n.not_before_ms FROM \
+             notification_follow_ups f JOIN notifications n ON n.key = f.key JOIN \
+             notification_incidents ni ON ni.key = f.key WHERE ($1 IS NULL OR n.tenant = $1)",
         )
         .bind(tenant)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.err(e))?;
-        let mut out: HashMap<(String, TrackingId), BTreeSet<ReminderKey>> = HashMap::new();
+        let mut out: HashMap<(String, TrackingId), FollowUpHistory> = HashMap::new();
         for r in &rows {
             let id = (
                 self.get::<String>(r, "tenant")?,
                 TrackingId::new(self.get::<String>(r, "tracking_id")?),
             );
-            if let Some(key) = self.reminder_of(r)? {
-                out.entry(id).or_default().insert(key);
-            }
+            let key = ReminderKey {
+                series: self.word::<Series>(r, F, "series")?,
+                step: self.word::<Step>(r, F, "step")?,
+            };
+            let out_at = self.time(r, N, "not_before_ms")?;
+            let h = out.entry(id).or_default();
+            h.steps.insert(key);
+            h.last_out = h.last_out.max(Some(out_at));
         }
         Ok(out)
     }
@@ -289,7 +348,7 @@ impl Store {
         only: Option<(&str, &str)>,
     ) -> Result<HashMap<(String, TrackingId), Vec<MailRecord>>, StoreError> {
         let rows = sqlx::query(
-            "SELECT ni.tenant, ni.tracking_id, n.kind, n.series, n.step, n.planned_ms, \
+            "SELECT ni.tenant, ni.tracking_id, n.kind, n.planned_ms, \
              d.key, d.receiver, d.message_id, d.state, d.subject, d.sent_ms, d.last_error \
              FROM notification_incidents ni JOIN notifications n ON n.key = ni.key \
              JOIN deliveries d ON d.key = ni.key \
@@ -312,6 +371,13 @@ impl Store {
         .await
         .map_err(|e| self.err(e))?;
         let by_delivery = self.recipients_by_delivery(&recipients)?;
+        let follow_ups = self
+            .follow_ups_where(
+                "JOIN notification_incidents ni ON ni.key = f.key WHERE ($1 IS NULL OR \
+                 ni.tenant = $1) AND ($2 IS NULL OR ni.tracking_id = $2)",
+                &[only.map(|o| o.0), only.map(|o| o.1)],
+            )
+            .await?;
         let mut out: HashMap<(String, TrackingId), Vec<MailRecord>> = HashMap::new();
         for r in &rows {
             let key = (
@@ -319,10 +385,14 @@ impl Store {
                 TrackingId::new(self.get::<String>(r, "tracking_id")?),
             );
             let receiver: Receiver = self.word(r, D, "receiver")?;
-            let delivery = (self.get::<String>(r, "key")?, receiver.as_str().to_owned());
+            let notice: String = self.get(r, "key")?;
+            let delivery = (notice.clone(), receiver.as_str().to_owned());
             out.entry(key).or_default().push(MailRecord {
                 kind: self.word(r, N, "kind")?,
-                reminder: self.reminder_of(r)?.map(|k| k.to_string()),
+                follow_ups: follow_ups
+                    .get(&notice)
+                    .map(|ks| ks.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
                 receiver: receiver.as_str(),
                 message_id: MessageId::new(self.get::<String>(r, "message_id")?),
                 state: self.word(r, D, "state")?,
@@ -400,7 +470,7 @@ mod tests {
             tenant: "t".into(),
             kind,
             incidents: ids.iter().map(|i| TrackingId::from(*i)).collect(),
-            reminder: None,
+            follow_ups: Vec::new(),
             updates_from: None,
             operator: None,
             not_before: ts("2026-11-01T09:00:00Z"),
@@ -416,10 +486,19 @@ mod tests {
         let (_dir, store) = store().await;
         let now = ts("2026-11-01T08:00:00Z");
         let mut reminder = notice("r1", NoticeKind::Reminder, &["A"]);
-        reminder.reminder = Some(ReminderKey {
-            series: Series::Claim,
-            step: Step::DaysBefore(7),
-        });
+        reminder.follow_ups = vec![
+            ReminderKey {
+                series: Series::PirReview,
+                step: Step::Review {
+                    stage: crate::incident::ack::PirStage::Final,
+                    n: 2,
+                },
+            },
+            ReminderKey {
+                series: Series::Claim,
+                step: Step::DaysBefore(7),
+            },
+        ];
         let digest = notice("d1", NoticeKind::Digest, &["A", "B"]);
         store
             .queue(&[reminder.clone(), digest.clone()], now)
@@ -442,9 +521,12 @@ mod tests {
             due[0].incidents,
             [TrackingId::from("A"), TrackingId::from("B")]
         );
-        assert_eq!(due[1].reminder, reminder.reminder);
+        let mut want = reminder.follow_ups.clone();
+        want.sort();
+        assert_eq!(due[1].follow_ups, want);
         let steps = store.sent_steps(Some("t")).await.expect("steps");
-        assert_eq!(steps[&("t".to_owned(), TrackingId::from("A"))].len(), 1);
+        let a = &steps[&("t".to_owned(), TrackingId::from("A"))];
+        assert_eq!((a.steps.len(), a.last_out), (2, Some(at9)));
 
         store
             .settle_attempt(

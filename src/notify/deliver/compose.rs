@@ -8,8 +8,7 @@ use jiff::Timestamp;
 
 use super::{Composed, Notifier};
 use crate::config::{Config, Tenant};
-use crate::followup::claim::{ClaimDates, claim_of};
-use crate::followup::schedule::Reminder;
+use crate::followup::actions::{Action, ClaimDue, actions};
 use crate::followup::{ClaimStatus, FollowUp, ReviewStatus, assess};
 use crate::incident::ack::Acks;
 use crate::incident::notice::{ReminderKey, Series};
@@ -47,32 +46,31 @@ impl Notifier {
             ));
         };
         let ctx = self.context(tenant);
+        let tz = tenant.policy.calendar.timezone();
         let rendered = match d.kind {
             NoticeKind::Digest => {
-                let mut list: Vec<(&Incident, Option<ClaimDates>)> = Vec::new();
+                let mut list: Vec<(&Incident, Option<ClaimDue>)> = Vec::new();
                 for i in &incidents {
-                    list.push((i, open_claim(store, tenant, i, now).await?));
+                    let f = follow_up(store, tenant, i, now).await?;
+                    list.push((i, ClaimDue::of(&f.claim, now, tz)));
                 }
                 // Soonest deadline first; those with none last.
                 list.sort_by_key(|(i, c)| {
-                    (c.is_none(), c.map(|c| c.remind_by), i.tracking_id.clone())
+                    (c.is_none(), c.as_ref().map(|c| c.file_by), i.tracking_id.clone())
                 });
                 self.renderer.digest(&list, &ctx).map(|r| (r, None))
             }
-            NoticeKind::Reminder => {
-                let Some(key) = d.reminder else {
-                    return Ok(Composed::Undeliverable(
-                        "a reminder without its step".into(),
-                    ));
-                };
-                let acks = Acks::from_records(&store.acks(&tenant.name, &first.tracking_id).await?);
-                let f = assess(first, &acks, &BTreeSet::new(), &tenant.policy, now);
-                if !f.still_applies(key) {
-                    return Ok(Composed::Superseded(why_superseded(&f, key)));
-                }
-                self.reminder(tenant, first, key, &f, now)
-            }
             kind => {
+                let f = follow_up(store, tenant, first, now).await?;
+                let claim = ClaimDue::of(&f.claim, now, tz);
+                let asked = actions(&f, &d.follow_ups, now, tz);
+                if kind == NoticeKind::Reminder && asked.is_empty() {
+                    return Ok(Composed::Superseded(why_superseded(&f, &d.follow_ups)));
+                }
+                let ics = claim
+                    .as_ref()
+                    .filter(|_| asked.iter().any(|a| matches!(a, Action::FileClaim(_))))
+                    .map(|c| self.claim_ics(tenant, first, c, now));
                 let news: Vec<_> = match d.updates_from {
                     Some(from) => first
                         .updates
@@ -82,10 +80,13 @@ impl Notifier {
                         .collect(),
                     None => Vec::new(),
                 };
-                let claim = open_claim(store, tenant, first, now).await?;
-                self.renderer
-                    .incident(kind, first, &news, claim, &ctx)
-                    .map(|r| (r, None))
+                let r = if kind == NoticeKind::Reminder {
+                    self.renderer.reminder(&asked, first, claim.as_ref(), &ctx)
+                } else {
+                    self.renderer
+                        .incident(kind, first, &news, claim.as_ref(), &asked, &ctx)
+                };
+                r.map(|r| (r, ics))
             }
         };
         let (r, ics) = match rendered {
@@ -221,72 +222,44 @@ impl Notifier {
         }
     }
 
-    /// A reminder's mail, with the claim deadline as an `.ics` while the claim is open.
-    fn reminder(
-        &self,
-        tenant: &Tenant,
-        i: &Incident,
-        key: ReminderKey,
-        f: &FollowUp,
-        now: Timestamp,
-    ) -> Result<(crate::notify::render::Rendered, Option<String>), crate::notify::render::RenderError>
-    {
-        // Only an open claim is to be filed; "window closed" names the date that passed.
-        let claim = match (&f.claim, key.series) {
-            (ClaimStatus::Open(d), _) => Some(*d),
-            (ClaimStatus::WindowClosed(d), Series::WindowClosed) => Some(*d),
-            _ => None,
-        };
-        let r = Reminder { key, at: now };
-        let rendered = self
-            .renderer
-            .reminder(&r, i, claim, &self.context(tenant), now)?;
-        let ics = match (&f.claim, key.series) {
-            (ClaimStatus::Open(c), s) if s != Series::WindowClosed => Some(ics::claim_deadline(
-                &i.tracking_id,
-                &i.tenant,
-                &self.domain,
-                c.remind_by,
-                tenant.config.claim_channel,
-                &self.ack_command,
-                now,
-            )),
-            _ => None,
-        };
-        Ok((rendered, ics))
+    /// The claim's date to file by as an all-day `.ics` event.
+    fn claim_ics(&self, tenant: &Tenant, i: &Incident, c: &ClaimDue, now: Timestamp) -> String {
+        ics::claim_deadline(
+            &i.tracking_id,
+            &i.tenant,
+            &self.domain,
+            c.file_by,
+            tenant.config.claim_channel,
+            &self.ack_command,
+            now,
+        )
     }
 }
 
-/// The claim dates of `i` if its claim is still to be filed at `now`, else `None`: a mail never
-/// says "file by" about a claim filed, declined or past its window.
-async fn open_claim(
+/// `i`'s follow-up state at `now`, from its stored acknowledgements.
+async fn follow_up(
     store: &Store,
     tenant: &Tenant,
     i: &Incident,
     now: Timestamp,
-) -> Result<Option<ClaimDates>, StoreError> {
-    if claim_of(i, &tenant.policy.claim).is_none() {
-        return Ok(None);
-    }
+) -> Result<FollowUp, StoreError> {
     let acks = Acks::from_records(&store.acks(&tenant.name, &i.tracking_id).await?);
-    Ok(
-        match assess(i, &acks, &BTreeSet::new(), &tenant.policy, now).claim {
-            ClaimStatus::Open(d) => Some(d),
-            _ => None,
-        },
-    )
+    Ok(assess(i, &acks, &BTreeSet::new(), &tenant.policy, now))
 }
 
-/// Why a queued reminder is no longer true, in the reader's words.
-fn why_superseded(f: &FollowUp, key: ReminderKey) -> String {
-    match (key.series, &f.claim, &f.review) {
-        (Series::Claim | Series::WindowClosed, ClaimStatus::Decided { .. }, _) => {
-            "the claim was filed or declined".into()
+/// Why a queued follow-up mail is no longer true, in the reader's words.
+fn why_superseded(f: &FollowUp, keys: &[ReminderKey]) -> String {
+    let series: BTreeSet<Series> = keys.iter().map(|k| k.series).collect();
+    let claim = series.contains(&Series::Claim)
+        || series.contains(&Series::SlaClaim)
+        || series.contains(&Series::WindowClosed);
+    match (&f.claim, &f.review) {
+        (ClaimStatus::Decided { .. }, _) if claim => "the claim was filed or declined".into(),
+        (ClaimStatus::WindowClosed(_), _) if claim => "the claim window closed".into(),
+        (_, ReviewStatus::Reviewed { .. }) => "the PIR review was acknowledged".into(),
+        _ => {
+            let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+            format!("follow-up {} is no longer scheduled", keys.join(", "))
         }
-        (Series::Claim, ClaimStatus::WindowClosed(_), _) => "the claim window closed".into(),
-        (Series::PirReview | Series::PirNudge, _, ReviewStatus::Reviewed { .. }) => {
-            "the PIR review was acknowledged".into()
-        }
-        _ => format!("reminder {key} is no longer scheduled"),
     }
 }

@@ -4,16 +4,16 @@
 //! Templates live in `templates/` and are compiled into the binary. `.html` templates are
 //! escaped, `.txt` ones are not.
 
-use jiff::{Timestamp, tz::TimeZone};
+use jiff::tz::TimeZone;
 use minijinja::Environment;
 
 mod view;
 
-use view::{IncidentView, view};
+use view::{ActionView, IncidentView, view};
 pub use view::{local_time, sanitize, to_text};
 
-use crate::followup::claim::{CLAIM_CONTENTS, ClaimChannel, ClaimDates};
-use crate::followup::schedule::{Reminder, Series, Step};
+use crate::followup::actions::{Action, ClaimDue};
+use crate::followup::claim::{CLAIM_CONTENTS, ClaimChannel};
 use crate::followup::support::SupportPlan;
 use crate::incident::{Incident, NoticeKind, PirState, Update};
 
@@ -62,7 +62,15 @@ impl Default for Renderer {
     }
 }
 
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 15] = [
+    (
+        "_actions.txt",
+        include_str!("../../../templates/_actions.txt"),
+    ),
+    (
+        "_actions.html",
+        include_str!("../../../templates/_actions.html"),
+    ),
     (
         "operator.txt",
         include_str!("../../../templates/operator.txt"),
@@ -125,21 +133,26 @@ impl Renderer {
         Self { env }
     }
 
-    /// The mail about one incident. `new_updates` are the updates this mail reports.
+    /// The mail about one incident. `new_updates` are the updates this mail reports; `claim`
+    /// the claim if it is still open; `actions` the follow-ups due today, folded into this
+    /// mail instead of a second one.
     pub fn incident(
         &self,
         kind: NoticeKind,
         incident: &Incident,
         new_updates: &[Update],
-        claim: Option<ClaimDates>,
+        claim: Option<&ClaimDue>,
+        actions: &[Action],
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
         let view = view(incident, new_updates, claim, ctx.timezone);
         let subject = subject(kind, incident, ctx);
+        let actions: Vec<ActionView> = actions.iter().map(ActionView::of).collect();
         let vars = minijinja::context! {
             kind => kind.as_str(),
             subject => &subject,
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
+            actions => minijinja::Value::from(minijinja::value::Serde(&actions)),
             ..common(ctx)
         };
         self.both("incident.txt", "incident.html", &vars, subject)
@@ -148,12 +161,12 @@ impl Renderer {
     /// The first-poll digest: resolved incidents whose follow-ups are still open.
     pub fn digest(
         &self,
-        incidents: &[(&Incident, Option<ClaimDates>)],
+        incidents: &[(&Incident, Option<ClaimDue>)],
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
         let views: Vec<IncidentView> = incidents
             .iter()
-            .map(|(i, deadline)| view(i, &[], *deadline, ctx.timezone))
+            .map(|(i, claim)| view(i, &[], claim.as_ref(), ctx.timezone))
             .collect();
         let subject = format!(
             "[pirwatch/{}] {}{} recent Azure incident{} with open follow-ups",
@@ -170,31 +183,22 @@ impl Renderer {
         self.both("digest.txt", "digest.html", &vars, subject)
     }
 
-    /// A follow-up reminder about one incident, at `now`.
+    /// The one follow-up mail of the day about an incident: every action it asks for (most
+    /// urgent first, at least one), with the claim while it is open.
     pub fn reminder(
         &self,
-        r: &Reminder,
+        actions: &[Action],
         incident: &Incident,
-        claim: Option<ClaimDates>,
+        claim: Option<&ClaimDue>,
         ctx: &MailContext<'_>,
-        now: Timestamp,
     ) -> Result<Rendered, RenderError> {
-        let mut view = view(incident, &[], claim, ctx.timezone);
-        // "Window closed" names the date that passed, never "file by" it.
-        view.claim_open &= r.series() != Series::WindowClosed;
-        let today = now.to_zoned(ctx.timezone.clone()).date();
-        let days_left = claim.map(|c| (c.remind_by - today).get_days());
-        let subject = reminder_subject(r.series(), incident, claim, days_left, ctx);
-        let step = match r.key.step {
-            Step::Review { n, .. } => n,
-            Step::DaysBefore(_) | Step::Once => 1,
-        };
+        let view = view(incident, &[], claim, ctx.timezone);
+        let subject = reminder_subject(actions, incident, ctx);
+        let actions: Vec<ActionView> = actions.iter().map(ActionView::of).collect();
         let vars = minijinja::context! {
-            series => r.series().as_str(),
-            step => step,
-            days_left => days_left,
             subject => &subject,
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
+            actions => minijinja::Value::from(minijinja::value::Serde(&actions)),
             ..common(ctx)
         };
         self.both("reminder.txt", "reminder.html", &vars, subject)
@@ -313,48 +317,44 @@ fn common(ctx: &MailContext<'_>) -> minijinja::Value {
     }
 }
 
-fn reminder_subject(
-    series: Series,
-    i: &Incident,
-    claim: Option<ClaimDates>,
-    days_left: Option<i32>,
-    ctx: &MailContext<'_>,
-) -> String {
-    let deadline = claim.map_or_else(|| "?".to_owned(), |c| c.remind_by.to_string());
-    let what = match series {
-        Series::PirReview => format!(
-            "Reminder: review the PIR of Azure incident {}",
-            i.tracking_id
-        ),
-        Series::Claim => match days_left {
-            Some(1) => format!(
-                "SLA claim for Azure incident {} due TOMORROW ({deadline})",
-                i.tracking_id
-            ),
-            Some(0) => format!(
-                "SLA claim for Azure incident {} due TODAY ({deadline})",
-                i.tracking_id
-            ),
-            Some(n) => format!(
-                "SLA claim for Azure incident {} due in {n} days ({deadline})",
-                i.tracking_id
-            ),
-            None => format!("SLA claim for Azure incident {}", i.tracking_id),
-        },
-        Series::WindowClosed => {
-            format!(
-                "SLA claim window closed for Azure incident {} ({deadline})",
-                i.tracking_id
-            )
+/// A follow-up's subject: the most urgent action in full, the others named after it.
+fn reminder_subject(actions: &[Action], i: &Incident, ctx: &MailContext<'_>) -> String {
+    let id = &i.tracking_id;
+    let what = match actions.first() {
+        Some(Action::FileClaim(c)) => {
+            let by = c.file_by;
+            match c.days_left {
+                0 => format!("SLA claim for Azure incident {id} due TODAY ({by})"),
+                1 => format!("SLA claim for Azure incident {id} due TOMORROW ({by})"),
+                n => format!("SLA claim for Azure incident {id} due in {n} days ({by})"),
+            }
         }
-        Series::PirNudge => format!(
-            "No PIR yet for Azure incident {}: you can request one",
-            i.tracking_id
-        ),
+        Some(Action::RecordClaimDecision { closed_on }) => {
+            format!("SLA claim window closed for Azure incident {id} ({closed_on})")
+        }
+        Some(Action::ReviewPir { .. }) => format!("Reminder: review the PIR of Azure incident {id}"),
+        Some(Action::RequestPir) | None => {
+            format!("No PIR yet for Azure incident {id}: you can request one")
+        }
+    };
+    let also: Vec<&str> = actions
+        .iter()
+        .skip(1)
+        .map(|a| match a {
+            Action::FileClaim(_) => "file the SLA claim",
+            Action::RecordClaimDecision { .. } => "record the claim decision",
+            Action::ReviewPir { .. } => "review the PIR",
+            Action::RequestPir => "request a PIR",
+        })
+        .collect();
+    let also = if also.is_empty() {
+        String::new()
+    } else {
+        format!(", and {}", also.join(", "))
     };
     let title: String = i.title.chars().take(100).collect();
     format!(
-        "[pirwatch/{}] {}{what}: {title}",
+        "[pirwatch/{}] {}{what}{also}: {title}",
         ctx.tenant,
         if ctx.demo { "DEMO: " } else { "" }
     )
@@ -414,7 +414,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn incident() -> Incident {
-        let at = |s: &str| s.parse::<Timestamp>().expect("ts");
+        let at = |s: &str| s.parse::<jiff::Timestamp>().expect("ts");
         Incident {
             tenant: "contoso".into(),
             tracking_id: "BC_1-FXZ".into(),
@@ -453,6 +453,29 @@ mod tests {
         }
     }
 
+    /// The incident's claim, open at `now` (calendar months, UTC): due Sunday 2026-05-31.
+    fn claim_due(now: &str) -> ClaimDue {
+        let i = incident();
+        let dates = crate::followup::claim::claim_of(&i, &Default::default()).expect("claim");
+        let status = crate::followup::ClaimStatus::Open(dates);
+        ClaimDue::of(&status, now.parse().expect("ts"), &TimeZone::UTC).expect("open")
+    }
+
+    /// One of each action, the PIR review first.
+    fn every_action(claim: &ClaimDue) -> Vec<Action> {
+        vec![
+            Action::ReviewPir {
+                stage: crate::incident::ack::PirStage::Final,
+                reminder: 2,
+            },
+            Action::FileClaim(claim.clone()),
+            Action::RecordClaimDecision {
+                closed_on: jiff::civil::date(2026, 5, 31),
+            },
+            Action::RequestPir,
+        ]
+    }
+
     fn ctx(tz: &TimeZone) -> MailContext<'_> {
         MailContext {
             tenant: "contoso",
@@ -469,13 +492,9 @@ mod tests {
     fn pir_mail_is_sanitised_localised_and_complete() {
         let tz = TimeZone::get("Europe/Amsterdam").expect("tz");
         let i = incident();
-        let deadline = ClaimDates {
-            sla_deadline: jiff::civil::date(2026, 5, 31),
-            partner_deadline: None,
-            remind_by: jiff::civil::date(2026, 5, 31),
-        };
+        let deadline = claim_due("2026-05-24T08:00:00Z");
         let r = Renderer::new()
-            .incident(NoticeKind::Pir, &i, &i.updates, Some(deadline), &ctx(&tz))
+            .incident(NoticeKind::Pir, &i, &i.updates, Some(&deadline), &[], &ctx(&tz))
             .expect("renders");
         assert!(r.subject.contains("Final PIR published"), "{}", r.subject);
         assert!(r.subject.contains("BC_1-FXZ"));
@@ -510,55 +529,26 @@ mod tests {
             NoticeKind::Pir,
             NoticeKind::FalsePositive,
         ] {
-            let m = r.incident(kind, &i, &[], None, &ctx(&tz)).expect("renders");
+            let m = r.incident(kind, &i, &[], None, &[], &ctx(&tz)).expect("renders");
             assert!(!m.text.is_empty() && !m.html.is_empty());
         }
         let d = r.digest(&[(&i, None)], &ctx(&tz)).expect("digest");
         assert!(d.subject.contains("1 recent Azure incident with"));
         assert!(d.text.contains("BC_1-FXZ"));
-        let claim = ClaimDates {
-            sla_deadline: jiff::civil::date(2026, 5, 31),
-            partner_deadline: None,
-            remind_by: jiff::civil::date(2026, 5, 31),
-        };
-        let now: Timestamp = "2026-05-24T08:00:00Z".parse().expect("ts");
-        for series in [
-            Series::PirReview,
-            Series::Claim,
-            Series::WindowClosed,
-            Series::PirNudge,
-        ] {
-            let step = match series {
-                Series::PirReview => Step::Review {
-                    stage: crate::incident::ack::PirStage::Final,
-                    n: 1,
-                },
-                Series::Claim => Step::DaysBefore(7),
-                Series::WindowClosed | Series::PirNudge => Step::Once,
-            };
-            let rem = Reminder {
-                key: crate::incident::notice::ReminderKey { series, step },
-                at: now,
-            };
+        let claim = claim_due("2026-05-24T08:00:00Z");
+        for action in every_action(&claim) {
             let m = r
-                .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
+                .reminder(std::slice::from_ref(&action), &i, Some(&claim), &ctx(&tz))
                 .expect("reminder");
             assert!(
                 m.text.contains("sudo -u pirwatch pirwatch ack BC_1-FXZ"),
-                "{series:?}: {}",
+                "{action:?}: {}",
                 m.text
             );
             assert!(m.html.contains("BC_1-FXZ"));
         }
-        let rem = Reminder {
-            key: crate::incident::notice::ReminderKey {
-                series: Series::Claim,
-                step: Step::DaysBefore(7),
-            },
-            at: now,
-        };
         let m = r
-            .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
+            .reminder(&[Action::FileClaim(claim.clone())], &i, Some(&claim), &ctx(&tz))
             .expect("claim");
         assert!(
             m.subject.contains("due in 7 days (2026-05-31)"),
@@ -580,7 +570,7 @@ mod tests {
         i.title = "VMs in West US (Resolved)".into();
         let r = Renderer::new();
         let m = r
-            .incident(NoticeKind::Resolved, &i, &[], None, &ctx(&tz))
+            .incident(NoticeKind::Resolved, &i, &[], None, &[], &ctx(&tz))
             .expect("renders");
         assert!(
             m.subject
@@ -594,7 +584,7 @@ mod tests {
             m.text
         );
         let m = r
-            .incident(NoticeKind::New, &i, &[], None, &ctx(&tz))
+            .incident(NoticeKind::New, &i, &[], None, &[], &ctx(&tz))
             .expect("renders");
         assert!(
             m.subject.ends_with("(Resolved)"),
@@ -610,17 +600,13 @@ mod tests {
         let tz = TimeZone::UTC;
         let i = incident();
         let r = Renderer::new();
-        let claim = ClaimDates {
-            sla_deadline: jiff::civil::date(2026, 5, 31),
-            partner_deadline: None,
-            remind_by: jiff::civil::date(2026, 5, 31),
-        };
+        let claim = claim_due("2026-05-24T08:00:00Z");
         let open = r
-            .incident(NoticeKind::Pir, &i, &[], Some(claim), &ctx(&tz))
+            .incident(NoticeKind::Pir, &i, &[], Some(&claim), &[], &ctx(&tz))
             .expect("renders");
         assert!(open.text.contains("File by:") && open.text.contains("Refund Request"));
         assert!(
-            open.text.contains("began on 29 March 2026 (UTC)")
+            open.text.contains("began in the billing month March 2026 (UTC)")
                 && open
                     .text
                     .contains("within two months of the end of the billing month"),
@@ -634,7 +620,7 @@ mod tests {
             open.text
         );
         let decided = r
-            .incident(NoticeKind::Pir, &i, &[], None, &ctx(&tz))
+            .incident(NoticeKind::Pir, &i, &[], None, &[], &ctx(&tz))
             .expect("renders");
         for part in [&decided.text, &decided.html] {
             assert!(
@@ -643,16 +629,11 @@ mod tests {
             );
             assert!(!part.contains("Refund Request"), "{part}");
         }
-        let now: Timestamp = "2026-06-01T08:00:00Z".parse().expect("ts");
-        let closed = Reminder {
-            key: crate::incident::notice::ReminderKey {
-                series: Series::WindowClosed,
-                step: Step::Once,
-            },
-            at: now,
+        let closed = Action::RecordClaimDecision {
+            closed_on: jiff::civil::date(2026, 5, 31),
         };
         let m = r
-            .reminder(&closed, &i, Some(claim), &ctx(&tz), now)
+            .reminder(&[closed], &i, None, &ctx(&tz))
             .expect("renders");
         assert!(m.text.contains("closed on Sunday 2026-05-31"), "{}", m.text);
         for part in [&m.text, &m.html] {
@@ -671,11 +652,7 @@ mod tests {
         let tz = TimeZone::get("Europe/Amsterdam").expect("tz");
         let i = incident();
         let r = Renderer::new();
-        let claim = ClaimDates {
-            sla_deadline: jiff::civil::date(2026, 5, 31),
-            partner_deadline: None,
-            remind_by: jiff::civil::date(2026, 5, 31),
-        };
+        let claim = claim_due("2026-05-24T08:00:00Z");
         for kind in [
             NoticeKind::New,
             NoticeKind::Update,
@@ -684,43 +661,54 @@ mod tests {
             NoticeKind::FalsePositive,
         ] {
             let m = r
-                .incident(kind, &i, &i.updates, Some(claim), &ctx(&tz))
+                .incident(kind, &i, &i.updates, Some(&claim), &[], &ctx(&tz))
                 .expect("renders");
             insta::assert_snapshot!(
                 format!("mail_{}", kind.as_str()),
                 format!("Subject: {}\n\n{}", m.subject, m.text)
             );
         }
-        let d = r.digest(&[(&i, Some(claim))], &ctx(&tz)).expect("digest");
+        let d = r.digest(&[(&i, Some(claim.clone()))], &ctx(&tz)).expect("digest");
         insta::assert_snapshot!(
             "mail_digest",
             format!("Subject: {}\n\n{}", d.subject, d.text)
         );
-        let now: Timestamp = "2026-05-24T08:00:00Z".parse().expect("ts");
-        let steps = [
-            (
-                Series::PirReview,
-                Step::Review {
-                    stage: crate::incident::ack::PirStage::Final,
-                    n: 2,
-                },
-            ),
-            (Series::Claim, Step::DaysBefore(7)),
-            (Series::WindowClosed, Step::Once),
-            (Series::PirNudge, Step::Once),
-        ];
-        for (series, step) in steps {
-            let rem = Reminder {
-                key: crate::incident::notice::ReminderKey { series, step },
-                at: now,
+        for action in every_action(&claim) {
+            let name = match &action {
+                Action::ReviewPir { .. } => "pir_review",
+                Action::FileClaim(_) => "claim",
+                Action::RecordClaimDecision { .. } => "window_closed",
+                Action::RequestPir => "pir_nudge",
             };
+            // A closed window has no open claim to show.
+            let open = (name != "window_closed").then_some(&claim);
             let m = r
-                .reminder(&rem, &i, Some(claim), &ctx(&tz), now)
+                .reminder(std::slice::from_ref(&action), &i, open, &ctx(&tz))
                 .expect("reminder");
             insta::assert_snapshot!(
-                format!("reminder_{}", series.as_str()),
+                format!("reminder_{name}"),
                 format!("Subject: {}\n\n{}", m.subject, m.text)
             );
         }
+        // Two follow-ups due the same day: one mail listing both.
+        let both = [
+            Action::FileClaim(claim.clone()),
+            every_action(&claim).remove(0),
+        ];
+        let m = r
+            .reminder(&both, &i, Some(&claim), &ctx(&tz))
+            .expect("reminder");
+        insta::assert_snapshot!(
+            "reminder_claim_and_pir_review",
+            format!("Subject: {}\n\n{}", m.subject, m.text)
+        );
+        // Folded into an incident mail.
+        let m = r
+            .incident(NoticeKind::Update, &i, &i.updates, Some(&claim), &both, &ctx(&tz))
+            .expect("renders");
+        insta::assert_snapshot!(
+            "mail_update_with_follow_ups",
+            format!("Subject: {}\n\n{}", m.subject, m.text)
+        );
     }
 }

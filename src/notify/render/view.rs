@@ -1,10 +1,10 @@
 //! What the templates see of an incident: its facts with Azure's HTML sanitised (and as text),
 //! times in the team's zone, and the claim and PIR dates.
 
-use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use jiff::{Timestamp, tz::TimeZone};
 use serde::Serialize;
 
-use crate::followup::claim::ClaimDates;
+use crate::followup::actions::{Action, ClaimDue, long};
 use crate::followup::pir;
 use crate::incident::{Incident, PirState, Update};
 
@@ -29,16 +29,86 @@ pub(super) struct IncidentView {
     subscriptions: Vec<String>,
     impact_start: Option<String>,
     mitigated_at: Option<String>,
-    /// A claim is still to be filed: only then do mails say by when and how.
-    pub(super) claim_open: bool,
-    /// Why the deadline is that date, in one sentence.
-    claim_rule: Option<String>,
-    /// The date reminded (the earlier of the SLA's and the partner's).
-    claim_deadline: Option<String>,
-    sla_deadline: Option<String>,
-    partner_deadline: Option<String>,
+    /// The claim while it is still to be filed: only then do mails say by when and how.
+    pub(super) claim: Option<ClaimView>,
     preliminary_pir_by: Option<String>,
     final_pir_by: Option<String>,
+}
+
+/// An open claim as the templates see it.
+#[derive(Debug, Serialize)]
+pub(super) struct ClaimView {
+    /// The date to file by now.
+    file_by: String,
+    days_left: i32,
+    /// Microsoft's own deadline (the same as `file_by` unless a partner or margin date comes
+    /// first).
+    sla_deadline: String,
+    /// Why `file_by` is that date (partner, margin, spanning billing periods).
+    explanation: Vec<String>,
+    /// The SLA's rule, applied.
+    rule: String,
+}
+
+impl ClaimView {
+    pub(super) fn of(c: &ClaimDue) -> Self {
+        Self {
+            file_by: long(c.file_by),
+            days_left: c.days_left,
+            sla_deadline: long(c.dates.sla_deadline),
+            explanation: c.explanation(),
+            rule: c.rule(),
+        }
+    }
+}
+
+/// One action a mail asks for, as the templates see it.
+#[derive(Debug, Serialize)]
+pub(super) struct ActionView {
+    /// `review_pir`, `file_claim`, `record_claim_decision` or `request_pir`.
+    action: &'static str,
+    /// `review_pir`: the PIR stage and which reminder this is.
+    stage: Option<&'static str>,
+    reminder: Option<u32>,
+    /// `file_claim`: the date to file by and the days left; `record_claim_decision`: the
+    /// date the window closed on.
+    date: Option<String>,
+    days_left: Option<i32>,
+}
+
+impl ActionView {
+    pub(super) fn of(a: &Action) -> Self {
+        let none = Self {
+            action: "",
+            stage: None,
+            reminder: None,
+            date: None,
+            days_left: None,
+        };
+        match a {
+            Action::ReviewPir { stage, reminder } => Self {
+                action: "review_pir",
+                stage: Some(stage.as_str()),
+                reminder: Some(*reminder),
+                ..none
+            },
+            Action::FileClaim(c) => Self {
+                action: "file_claim",
+                date: Some(long(c.file_by)),
+                days_left: Some(c.days_left),
+                ..none
+            },
+            Action::RecordClaimDecision { closed_on } => Self {
+                action: "record_claim_decision",
+                date: Some(long(*closed_on)),
+                ..none
+            },
+            Action::RequestPir => Self {
+                action: "request_pir",
+                ..none
+            },
+        }
+    }
 }
 
 /// Azure HTML, sanitised, with its text rendering.
@@ -83,22 +153,6 @@ pub fn local_time(t: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
-/// The claim deadline's rule, for `i`: the billing month counts in UTC.
-fn claim_rule(i: &Incident) -> String {
-    let start = crate::followup::claim::incident_start(i)
-        .to_zoned(TimeZone::UTC)
-        .date();
-    format!(
-        "The incident began on {} (UTC), and the SLA asks for claims within two months of the \
-         end of the billing month in which the incident occurred.",
-        start.strftime("%-d %B %Y")
-    )
-}
-
-pub(super) fn date(d: Date) -> String {
-    d.strftime("%A %Y-%m-%d").to_string()
-}
-
 fn update_view(u: &Update, tz: &TimeZone) -> UpdateView {
     UpdateView {
         published: local_time(u.published, tz),
@@ -110,7 +164,7 @@ fn update_view(u: &Update, tz: &TimeZone) -> UpdateView {
 pub(super) fn view(
     i: &Incident,
     new_updates: &[Update],
-    claim: Option<ClaimDates>,
+    claim: Option<&ClaimDue>,
     tz: &TimeZone,
 ) -> IncidentView {
     let expected = pir::expectation(i);
@@ -141,11 +195,9 @@ pub(super) fn view(
         subscriptions: i.subscriptions.iter().cloned().collect(),
         impact_start: i.impact_start.map(|t| local_time(t, tz)),
         mitigated_at: i.mitigated_at.map(|t| local_time(t, tz)),
-        claim_open: claim.is_some() && i.event_type.is_service_issue() && !i.false_positive,
-        claim_rule: claim.map(|_| claim_rule(i)),
-        claim_deadline: claim.map(|c| date(c.remind_by)),
-        sla_deadline: claim.map(|c| date(c.sla_deadline)),
-        partner_deadline: claim.and_then(|c| c.partner_deadline).map(date),
+        claim: claim
+            .filter(|_| i.event_type.is_service_issue() && !i.false_positive)
+            .map(ClaimView::of),
         preliminary_pir_by: expected
             .and_then(|e| e.preliminary_by)
             .map(|t| local_time(t, tz)),
