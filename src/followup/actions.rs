@@ -64,7 +64,10 @@ impl ClaimDue {
                 "pirwatch counts to {} days before the deadline ({}), as configured \
                  (claim_margin_days).",
                 d.margin_days,
-                long(self.file_by.saturating_add(jiff::ToSpan::days(i64::from(d.margin_days))))
+                long(
+                    self.file_by
+                        .saturating_add(jiff::ToSpan::days(i64::from(d.margin_days)))
+                )
             )),
             DeadlineKind::Partner | DeadlineKind::Sla if d.margin_days > 0 => out.push(format!(
                 "The {}-day margin you set has passed; this is the deadline itself.",
@@ -254,14 +257,35 @@ mod tests {
         };
         let closed = key(Series::WindowClosed, Step::Once);
         // (acks, keys, now) → actions
-        let cases: [(&[AckKind], &[ReminderKey], &str, &[&str]); 6] = [
-            (&[], &[review(), CLAIM], "2026-12-17T10:00:00Z", &["claim", "review"]),
-            (&[reviewed.clone()], &[review(), CLAIM], "2026-12-17T10:00:00Z", &["claim"]),
-            (&[claimed.clone()], &[CLAIM], "2026-12-17T10:00:00Z", &[]),
+        type Case<'a> = (&'a [AckKind], &'a [ReminderKey], &'a str, &'a [&'a str]);
+        let cases: [Case<'_>; 6] = [
+            (
+                &[],
+                &[review(), CLAIM],
+                "2026-12-17T10:00:00Z",
+                &["claim", "review"],
+            ),
+            (
+                std::slice::from_ref(&reviewed),
+                &[review(), CLAIM],
+                "2026-12-17T10:00:00Z",
+                &["claim"],
+            ),
+            (
+                std::slice::from_ref(&claimed),
+                &[CLAIM],
+                "2026-12-17T10:00:00Z",
+                &[],
+            ),
             // The deadline passed while the reminder waited: no "file it".
             (&[], &[CLAIM], "2027-01-01T10:00:00Z", &[]),
             (&[], &[closed], "2027-01-01T10:00:00Z", &["closed"]),
-            (&[claimed], &[closed], "2027-01-01T10:00:00Z", &[]),
+            (
+                std::slice::from_ref(&claimed),
+                &[closed],
+                "2027-01-01T10:00:00Z",
+                &[],
+            ),
         ];
         for (acks, keys, now, want) in cases {
             assert_eq!(names(&says(acks, keys, d(), now)), want, "{acks:?} {now}");
@@ -278,7 +302,10 @@ mod tests {
         let [Action::FileClaim(c)] = got.as_slice() else {
             panic!("{got:?}")
         };
-        assert_eq!((c.file_by, c.days_left), (jiff::civil::date(2026, 12, 28), 11));
+        assert_eq!(
+            (c.file_by, c.days_left),
+            (jiff::civil::date(2026, 12, 28), 11)
+        );
         assert_eq!(
             c.explanation(),
             vec![
@@ -301,7 +328,10 @@ mod tests {
         let [Action::FileClaim(c)] = got.as_slice() else {
             panic!("{got:?}")
         };
-        assert_eq!((c.file_by, c.days_left), (jiff::civil::date(2026, 12, 31), 14));
+        assert_eq!(
+            (c.file_by, c.days_left),
+            (jiff::civil::date(2026, 12, 31), 14)
+        );
         assert_eq!(
             c.explanation(),
             vec![

@@ -539,14 +539,33 @@ mod tests {
         };
         let none = BTreeSet::new();
         let d = claim_dates(at("2026-10-08T10:00:00Z"), None, &none, &policy);
-        assert_eq!((d.sla_deadline, d.remind_by), (date(2026, 12, 31), date(2026, 12, 28)));
+        assert_eq!(
+            (d.sla_deadline, d.remind_by),
+            (date(2026, 12, 31), date(2026, 12, 28))
+        );
         let tz = TimeZone::UTC;
         // (now) → (file by, closed)
         let cases = [
-            ("2026-12-20T10:00:00Z", (DeadlineKind::SlaMargin, date(2026, 12, 28)), false),
-            ("2026-12-28T23:59:00Z", (DeadlineKind::SlaMargin, date(2026, 12, 28)), false),
-            ("2026-12-29T00:00:00Z", (DeadlineKind::Sla, date(2026, 12, 31)), false),
-            ("2027-01-01T00:00:00Z", (DeadlineKind::Sla, date(2026, 12, 31)), true),
+            (
+                "2026-12-20T10:00:00Z",
+                (DeadlineKind::SlaMargin, date(2026, 12, 28)),
+                false,
+            ),
+            (
+                "2026-12-28T23:59:00Z",
+                (DeadlineKind::SlaMargin, date(2026, 12, 28)),
+                false,
+            ),
+            (
+                "2026-12-29T00:00:00Z",
+                (DeadlineKind::Sla, date(2026, 12, 31)),
+                false,
+            ),
+            (
+                "2027-01-01T00:00:00Z",
+                (DeadlineKind::Sla, date(2026, 12, 31)),
+                true,
+            ),
         ];
         for (now, file_by, closed) in cases {
             assert_eq!(
@@ -583,7 +602,11 @@ mod tests {
         for (now, kind, passed, closed) in cases {
             let now = at(now);
             assert_eq!(
-                (d.file_by(now, &tz).0, d.partner_passed(now, &tz), d.closed(now, &tz)),
+                (
+                    d.file_by(now, &tz).0,
+                    d.partner_passed(now, &tz),
+                    d.closed(now, &tz)
+                ),
                 (kind, passed, closed),
                 "at {now}"
             );
@@ -613,7 +636,11 @@ mod tests {
         let d = claim_dates(start, Some(at("2026-11-01T03:00:00Z")), &none, &policy);
         assert_eq!(
             (d.sla_deadline, d.next_period_deadline, d.remind_by),
-            (date(2026, 12, 31), Some(date(2027, 1, 30)), date(2026, 12, 31))
+            (
+                date(2026, 12, 31),
+                Some(date(2027, 1, 30)),
+                date(2026, 12, 31)
+            )
         );
         assert_eq!(
             d.billing_period,
@@ -630,10 +657,30 @@ mod tests {
     #[test]
     fn billing_periods_as_shown() {
         let cases = [
-            ("2026-03-02T00:00:00Z", 15, date(2026, 2, 15), date(2026, 3, 14)),
-            ("2026-02-10T00:00:00Z", 31, date(2026, 1, 31), date(2026, 2, 27)),
-            ("2026-02-28T00:00:00Z", 31, date(2026, 2, 28), date(2026, 3, 30)),
-            ("2026-12-31T23:00:00Z", 1, date(2026, 12, 1), date(2026, 12, 31)),
+            (
+                "2026-03-02T00:00:00Z",
+                15,
+                date(2026, 2, 15),
+                date(2026, 3, 14),
+            ),
+            (
+                "2026-02-10T00:00:00Z",
+                31,
+                date(2026, 1, 31),
+                date(2026, 2, 27),
+            ),
+            (
+                "2026-02-28T00:00:00Z",
+                31,
+                date(2026, 2, 28),
+                date(2026, 3, 30),
+            ),
+            (
+                "2026-12-31T23:00:00Z",
+                1,
+                date(2026, 12, 1),
+                date(2026, 12, 31),
+            ),
         ];
         for (t, day, first, last) in cases {
             assert_eq!(

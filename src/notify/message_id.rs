@@ -54,7 +54,11 @@ impl MessageIds {
     /// The key of the follow-up mail about an incident on `day` (the team's date it goes
     /// out): there is at most one a day.
     pub fn follow_up(&self, tenant: &TenantName, tracking_id: &TrackingId, day: Date) -> String {
-        Self::about(tenant, tracking_id, &format!("followup-{}", day.strftime("%Y%m%d")))
+        Self::about(
+            tenant,
+            tracking_id,
+            &format!("followup-{}", day.strftime("%Y%m%d")),
+        )
     }
 
     /// The key of a digest of `incidents`: the same set gives the same key.

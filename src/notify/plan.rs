@@ -158,7 +158,8 @@ impl Planner<'_> {
         for d in due.iter().filter(|d| !d.reminders.is_empty()) {
             let keys: Vec<ReminderKey> = d.reminders.iter().map(|r| r.key).collect();
             let folds_into = notices.iter_mut().find(|n| {
-                folds_follow_ups(n.kind) && n.incidents.as_slice() == std::slice::from_ref(&d.incident)
+                folds_follow_ups(n.kind)
+                    && n.incidents.as_slice() == std::slice::from_ref(&d.incident)
             });
             if let Some(n) = folds_into {
                 n.follow_ups.extend(keys);
@@ -522,6 +523,9 @@ mod tests {
         }
         // Another incident's mail does not carry it.
         let mut n = vec![planner.notice("k".into(), NoticeKind::New, vec!["Y".into()], now)];
-        assert_eq!(planner.follow_ups(&mut n, &[due("X", &[CLAIM], None)], now), 1);
+        assert_eq!(
+            planner.follow_ups(&mut n, &[due("X", &[CLAIM], None)], now),
+            1
+        );
     }
 }

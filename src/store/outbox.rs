@@ -221,8 +221,9 @@ impl Store {
         filter: &str,
         binds: &[Option<&str>],
     ) -> Result<HashMap<String, Vec<ReminderKey>>, StoreError> {
-        let sql =
-            format!("SELECT DISTINCT f.key, f.series, f.step FROM notification_follow_ups f {filter}");
+        let sql = format!(
+            "SELECT DISTINCT f.key, f.series, f.step FROM notification_follow_ups f {filter}"
+        );
         // `filter` is one of this module's constants, never input.
         let rows = binds
             .iter()

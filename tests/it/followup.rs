@@ -78,6 +78,11 @@ struct Sim {
 
 impl Sim {
     async fn new() -> Self {
+        Self::with_tenant_extra("").await
+    }
+
+    /// A simulation whose tenant has `extra` config lines (before its credential).
+    async fn with_tenant_extra(extra: &str) -> Self {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
         let sink = SmtpSink::start(env.path(), &SinkOptions::default());
@@ -87,7 +92,7 @@ impl Sim {
              security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n\
              [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
              subscriptions = [\"sub-a\"]\nrecipients = [\"team@contoso.example\"]\n\
-             timezone = \"Europe/Amsterdam\"\nsupport_plan = \"professional_direct\"\n\
+             timezone = \"Europe/Amsterdam\"\nsupport_plan = \"professional_direct\"\n{extra}\n\
              [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
              client_secret_file = \"secret\"\n",
             state = env.state_path().display(),
@@ -361,4 +366,232 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
     assert_eq!(b["timeline"].as_array().map(Vec::len), Some(0));
     assert!(dir.join("contoso.AAA-1.json").exists());
     eprintln!("{cycles} simulated hourly cycles");
+}
+
+/// What the fake ARM shows at `t` for the partner scenario: DDD-4 (no PIR, never
+/// acknowledged, an update on the morning a claim reminder is due) and EEE-5 (a Final PIR whose
+/// first review reminder falls on the morning of its first claim reminder; claim filed next day).
+fn partner_events_at(t: Timestamp) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let d_start = ts("2026-10-05T08:00:00Z");
+    if t >= d_start {
+        let mut d = Ev::service_issue("DDD-4", "App Service in West Europe", d_start);
+        if t >= d_start + h(3) {
+            d = d.resolved(d_start + h(3));
+        }
+        let late = ts("2026-10-28T08:00:00Z");
+        if t >= late {
+            d = d.update(late, "<p>Root cause analysis under way.</p>", &[]);
+        }
+        out.push(d.build());
+    }
+    let e_start = ts("2026-10-19T08:00:00Z");
+    if t >= e_start {
+        let mut e = Ev::service_issue("EEE-5", "SQL Database in West Europe", e_start);
+        if t >= e_start + h(3) {
+            e = e.resolved(e_start + h(3));
+        }
+        let pir = ts("2026-10-30T12:00:00Z");
+        if t >= pir {
+            e = e.update(
+                pir,
+                "<p>Final PIR: a certificate expired.</p>",
+                &["Final PIR"],
+            );
+        }
+        out.push(e.build());
+    }
+    out
+}
+
+/// Issue 9: every mail says only what is true when it is sent. A CSP partner's tenant (30-day
+/// internal deadline), hourly cycles over three months, each mail checked by what it says: no
+/// "file by" a past date or after the claim was filed, one follow-up mail per incident a day
+/// (two due the same morning share one; one due with an incident mail is folded into it), the
+/// partner's deadline passing hands over to the SLA's, and "window closed" only after that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mail_says_only_what_is_true_when_sent() {
+    let sim =
+        Sim::with_tenant_extra("claim_channel = \"partner\"\npartner_deadline_days = 30").await;
+    let stop = CancellationToken::new();
+    let daemon = sim.daemon().await;
+    let zone = jiff::tz::TimeZone::get("Europe/Amsterdam").expect("tz");
+    let mut t = ts("2026-10-05T09:00:00Z");
+    let end = ts("2027-01-02T12:00:00Z");
+    let claimed_at = ts("2026-11-05T10:00:00Z");
+    // Each mail with the cycle that sent it.
+    let mut sent: Vec<(Timestamp, crate::support::smtp::Received)> = Vec::new();
+    while t <= end {
+        sim.arm.set_events("sub-a", partner_events_at(t));
+        daemon.cycle(t, &stop).await.expect("cycle");
+        let all = sim.sink.messages();
+        sent.extend(all.into_iter().skip(sent.len()).map(|m| (t, m)));
+        if t == claimed_at {
+            sim.ack(&["EEE-5", "--claimed", "--reference", "SR-9", "--by", "bob"])
+                .await;
+        }
+        t += h(1);
+    }
+    let about =
+        |m: &crate::support::smtp::Received, id: &str| m.message_id.starts_with(&format!("<{id}."));
+    let list: Vec<String> = sent
+        .iter()
+        .map(|(t, m)| format!("{t} {} {}", m.message_id, m.subject))
+        .collect();
+    let list = list.join("\n");
+
+    for (at, m) in &sent {
+        let today = at.to_zoned(zone.clone()).date();
+        // No "file by" a date that has passed.
+        for line in m.text.lines().filter(|l| l.starts_with("File by:")) {
+            let date: jiff::civil::Date = line
+                .split_whitespace()
+                .nth(3)
+                .expect("a date")
+                .parse()
+                .expect("YYYY-MM-DD");
+            assert!(date >= today, "{at}: {line}\n{}", m.text);
+        }
+        // After the claim was filed, nothing more about EEE-5.
+        assert!(
+            !(about(m, "EEE-5") && *at > claimed_at),
+            "a mail after the claim was filed: {}\n{list}",
+            m.subject
+        );
+        // "Window closed" never asks to file.
+        if m.subject.contains("window closed") {
+            assert!(
+                !m.text.contains("File by") && !m.text.contains("partner, who claims"),
+                "{}",
+                m.text
+            );
+            assert!(m.ics.is_none());
+        }
+    }
+    // One follow-up mail per incident a day.
+    let mut days = std::collections::BTreeSet::new();
+    for (at, m) in sent
+        .iter()
+        .filter(|(_, m)| m.message_id.contains(".followup-"))
+    {
+        let id = m
+            .message_id
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            days.insert((id, at.to_zoned(zone.clone()).date())),
+            "two follow-up mails the same day:\n{list}"
+        );
+    }
+
+    // Nov 4: EEE-5's first PIR review and first claim reminder, one mail listing both.
+    let both: Vec<_> = sent
+        .iter()
+        .filter(|(at, m)| {
+            about(m, "EEE-5") && at.to_zoned(zone.clone()).date() == jiff::civil::date(2026, 11, 4)
+        })
+        .collect();
+    assert_eq!(both.len(), 1, "{list}");
+    let m = &both[0].1;
+    assert!(
+        m.text
+            .contains("This incident needs 2 things from you today"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("In 14 days (Wednesday 2026-11-18)"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("Final PIR: a certificate expired."),
+        "the PIR's text: {}",
+        m.text
+    );
+    assert!(
+        m.text.contains(
+            "This counts to your partner's deadline, Wednesday 2026-11-18; Microsoft's SLA \
+             deadline is Thursday 2026-12-31."
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.ics
+            .as_deref()
+            .is_some_and(|i| i.contains("DTSTART;VALUE=DATE:20261118"))
+    );
+
+    // Oct 28: DDD-4's update arrives the morning its 7-day claim reminder is due: one mail.
+    let oct28: Vec<_> = sent
+        .iter()
+        .filter(|(at, m)| {
+            about(m, "DDD-4") && at.to_zoned(zone.clone()).date() == jiff::civil::date(2026, 10, 28)
+        })
+        .collect();
+    assert_eq!(oct28.len(), 1, "{list}");
+    let m = &oct28[0].1;
+    assert!(
+        m.subject.contains("Update on Azure incident DDD-4"),
+        "{}",
+        m.subject
+    );
+    assert!(m.text.contains("Also due today:"), "{}", m.text);
+    assert!(
+        m.text.contains("In 7 days (Wednesday 2026-11-04)"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("Root cause analysis under way."),
+        "{}",
+        m.text
+    );
+
+    // DDD-4's partner deadline (Nov 4) passed: reminders go on toward Microsoft's and say so.
+    let after: Vec<_> = sent
+        .iter()
+        .filter(|(at, m)| about(m, "DDD-4") && *at > ts("2026-11-05T00:00:00Z"))
+        .map(|(_, m)| m)
+        .collect();
+    let subjects: Vec<&str> = after.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(after.len(), 5, "{subjects:#?}");
+    for m in &after[..4] {
+        assert!(
+            m.text.contains(
+                "Your partner's deadline passed on Wednesday 2026-11-04; Microsoft's SLA \
+                 deadline is Thursday 2026-12-31."
+            ),
+            "{}",
+            m.text
+        );
+    }
+    assert!(
+        after[0].subject.contains("due in 14 days (2026-12-31)"),
+        "{subjects:#?}"
+    );
+    assert!(
+        after[3].subject.contains("due TOMORROW (2026-12-31)"),
+        "{subjects:#?}"
+    );
+    assert!(
+        after[4]
+            .subject
+            .contains("SLA claim window closed for Azure incident DDD-4 (2026-12-31)"),
+        "{subjects:#?}"
+    );
+    assert!(
+        after[4].text.contains("closed on Thursday 2026-12-31"),
+        "{}",
+        after[4].text
+    );
+
+    // `ack --claimed` closed EEE-5's review too.
+    let store = Store::open(&sim.config.state.path).await.expect("store");
+    let rows = report::rows(&store, &sim.config, end).await.expect("rows");
+    let e = rows.iter().find(|r| r.tracking_id == "EEE-5").expect("row");
+    assert_eq!((e.claim.state, e.pir_review.state), ("claimed", "reviewed"));
 }

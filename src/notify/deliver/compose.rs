@@ -56,7 +56,11 @@ impl Notifier {
                 }
                 // Soonest deadline first; those with none last.
                 list.sort_by_key(|(i, c)| {
-                    (c.is_none(), c.as_ref().map(|c| c.file_by), i.tracking_id.clone())
+                    (
+                        c.is_none(),
+                        c.as_ref().map(|c| c.file_by),
+                        i.tracking_id.clone(),
+                    )
                 });
                 self.renderer.digest(&list, &ctx).map(|r| (r, None))
             }

@@ -332,7 +332,9 @@ fn reminder_subject(actions: &[Action], i: &Incident, ctx: &MailContext<'_>) -> 
         Some(Action::RecordClaimDecision { closed_on }) => {
             format!("SLA claim window closed for Azure incident {id} ({closed_on})")
         }
-        Some(Action::ReviewPir { .. }) => format!("Reminder: review the PIR of Azure incident {id}"),
+        Some(Action::ReviewPir { .. }) => {
+            format!("Reminder: review the PIR of Azure incident {id}")
+        }
         Some(Action::RequestPir) | None => {
             format!("No PIR yet for Azure incident {id}: you can request one")
         }
@@ -494,7 +496,14 @@ mod tests {
         let i = incident();
         let deadline = claim_due("2026-05-24T08:00:00Z");
         let r = Renderer::new()
-            .incident(NoticeKind::Pir, &i, &i.updates, Some(&deadline), &[], &ctx(&tz))
+            .incident(
+                NoticeKind::Pir,
+                &i,
+                &i.updates,
+                Some(&deadline),
+                &[],
+                &ctx(&tz),
+            )
             .expect("renders");
         assert!(r.subject.contains("Final PIR published"), "{}", r.subject);
         assert!(r.subject.contains("BC_1-FXZ"));
@@ -529,7 +538,9 @@ mod tests {
             NoticeKind::Pir,
             NoticeKind::FalsePositive,
         ] {
-            let m = r.incident(kind, &i, &[], None, &[], &ctx(&tz)).expect("renders");
+            let m = r
+                .incident(kind, &i, &[], None, &[], &ctx(&tz))
+                .expect("renders");
             assert!(!m.text.is_empty() && !m.html.is_empty());
         }
         let d = r.digest(&[(&i, None)], &ctx(&tz)).expect("digest");
@@ -548,7 +559,12 @@ mod tests {
             assert!(m.html.contains("BC_1-FXZ"));
         }
         let m = r
-            .reminder(&[Action::FileClaim(claim.clone())], &i, Some(&claim), &ctx(&tz))
+            .reminder(
+                &[Action::FileClaim(claim.clone())],
+                &i,
+                Some(&claim),
+                &ctx(&tz),
+            )
             .expect("claim");
         assert!(
             m.subject.contains("due in 7 days (2026-05-31)"),
@@ -606,7 +622,8 @@ mod tests {
             .expect("renders");
         assert!(open.text.contains("File by:") && open.text.contains("Refund Request"));
         assert!(
-            open.text.contains("began in the billing month March 2026 (UTC)")
+            open.text
+                .contains("began in the billing month March 2026 (UTC)")
                 && open
                     .text
                     .contains("within two months of the end of the billing month"),
@@ -632,9 +649,7 @@ mod tests {
         let closed = Action::RecordClaimDecision {
             closed_on: jiff::civil::date(2026, 5, 31),
         };
-        let m = r
-            .reminder(&[closed], &i, None, &ctx(&tz))
-            .expect("renders");
+        let m = r.reminder(&[closed], &i, None, &ctx(&tz)).expect("renders");
         assert!(m.text.contains("closed on Sunday 2026-05-31"), "{}", m.text);
         for part in [&m.text, &m.html] {
             assert!(
@@ -668,7 +683,9 @@ mod tests {
                 format!("Subject: {}\n\n{}", m.subject, m.text)
             );
         }
-        let d = r.digest(&[(&i, Some(claim.clone()))], &ctx(&tz)).expect("digest");
+        let d = r
+            .digest(&[(&i, Some(claim.clone()))], &ctx(&tz))
+            .expect("digest");
         insta::assert_snapshot!(
             "mail_digest",
             format!("Subject: {}\n\n{}", d.subject, d.text)
@@ -704,7 +721,14 @@ mod tests {
         );
         // Folded into an incident mail.
         let m = r
-            .incident(NoticeKind::Update, &i, &i.updates, Some(&claim), &both, &ctx(&tz))
+            .incident(
+                NoticeKind::Update,
+                &i,
+                &i.updates,
+                Some(&claim),
+                &both,
+                &ctx(&tz),
+            )
             .expect("renders");
         insta::assert_snapshot!(
             "mail_update_with_follow_ups",
