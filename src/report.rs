@@ -38,10 +38,18 @@ pub struct Claim {
     /// `not_applicable`, `open`, `claimed`, `declined` or `window_closed`.
     pub state: &'static str,
     pub channel: &'static str,
-    /// The date reminded: the earlier of the SLA's and the partner's deadline.
+    /// The date to file by: while open, the one reminders and "days left" count to now (a
+    /// margin date, the partner's or the SLA's); else the SLA's own.
     pub deadline: Option<String>,
+    /// Days left to `deadline`, while open (the team's zone).
+    pub days_left: Option<i32>,
+    /// Microsoft's own deadline: the window closes after this day.
     pub sla_deadline: Option<String>,
     pub partner_deadline: Option<String>,
+    /// The deadline of the next billing period, for an incident that ran on into it.
+    pub next_period_deadline: Option<String>,
+    /// The team's buffer (`claim_margin_days`).
+    pub margin_days: u32,
     pub reference: Option<String>,
     pub reason: Option<String>,
     pub by: Option<String>,
@@ -72,6 +80,7 @@ pub struct IncidentRow {
     pub false_positive: bool,
     pub impact_start: Option<Timestamp>,
     pub mitigated_at: Option<Timestamp>,
+    /// Microsoft's own claim deadline (`claim` has the date to file by).
     pub claim_deadline: Option<String>,
     pub services: Vec<String>,
     pub regions: Vec<String>,
@@ -140,7 +149,7 @@ fn row(config: &Config, f: Facts<'_>, now: Timestamp) -> IncidentRow {
         false_positive: i.false_positive,
         impact_start: i.impact_start,
         mitigated_at: i.mitigated_at,
-        claim_deadline: follow.claim.dates().map(|c| c.remind_by.to_string()),
+        claim_deadline: follow.claim.dates().map(|c| c.sla_deadline.to_string()),
         services: i.services().into_iter().map(str::to_owned).collect(),
         regions: i.regions().into_iter().map(str::to_owned).collect(),
         subscriptions: i.subscriptions.iter().cloned().collect(),
@@ -148,7 +157,7 @@ fn row(config: &Config, f: Facts<'_>, now: Timestamp) -> IncidentRow {
         updates: f.updates,
         last_mail: f.last_mail,
         pir_review: pir_review(&follow),
-        claim: claim(&follow, channel),
+        claim: claim(&follow, channel, policy.calendar.timezone(), now),
         next_reminder: follow
             .next
             .filter(|_| tenant.is_some())
@@ -176,8 +185,9 @@ fn pir_review(f: &FollowUp) -> PirReview {
     }
 }
 
-fn claim(f: &FollowUp, channel: ClaimChannel) -> Claim {
+fn claim(f: &FollowUp, channel: ClaimChannel, tz: &jiff::tz::TimeZone, now: Timestamp) -> Claim {
     let dates = f.claim.dates();
+    let due = crate::followup::actions::ClaimDue::of(&f.claim, now, tz);
     let (reference, reason, by, at) = match &f.claim {
         ClaimStatus::Decided {
             decision, by, at, ..
@@ -193,11 +203,20 @@ fn claim(f: &FollowUp, channel: ClaimChannel) -> Claim {
     Claim {
         state: f.claim.as_str(),
         channel: channel.as_str(),
-        deadline: dates.map(|c| c.remind_by.to_string()),
+        deadline: due
+            .as_ref()
+            .map(|d| d.file_by)
+            .or(dates.map(|c| c.sla_deadline))
+            .map(|d| d.to_string()),
+        days_left: due.as_ref().map(|d| d.days_left),
         sla_deadline: dates.map(|c| c.sla_deadline.to_string()),
         partner_deadline: dates
             .and_then(|c| c.partner_deadline)
             .map(|d| d.to_string()),
+        next_period_deadline: dates
+            .and_then(|c| c.next_period_deadline)
+            .map(|d| d.to_string()),
+        margin_days: dates.map_or(0, |c| c.margin_days),
         reference,
         reason,
         by,
@@ -321,11 +340,21 @@ pub async fn record(
     Ok(Some(batch.record(config, i, now)))
 }
 
-/// The PIR archive entry of an incident, as Markdown (Azure's HTML turned into text).
+/// How an incident's record is written out.
+#[derive(Debug, Clone, Copy)]
+pub enum Presentation<'a> {
+    /// The archive (`export`): times in UTC, stamped with when it was exported.
+    Export { at: Timestamp },
+    /// For reading now (`show`): times in the tenant's zone.
+    Show { tz: &'a jiff::tz::TimeZone },
+}
+
+/// The record of an incident as Markdown, for the archive or for reading (Azure's HTML turned
+/// into text; a description that repeats the summary is left out).
 pub fn markdown(
     renderer: &Renderer,
     record: &IncidentRecord,
-    exported: Timestamp,
+    how: Presentation<'_>,
 ) -> Result<String, RenderError> {
     #[derive(Serialize)]
     struct U {
@@ -343,14 +372,26 @@ pub fn markdown(
         })
         .collect();
     use minijinja::Value;
+    let summary = record.summary.as_deref().map(to_text);
+    let description = record
+        .description
+        .as_deref()
+        .or(record.article.as_deref())
+        .map(to_text)
+        .filter(|d| Some(d) != summary.as_ref());
+    let (exported, tz) = match how {
+        Presentation::Export { at } => (Some(at.to_string()), None),
+        Presentation::Show { tz } => (None, Some(tz.iana_name().unwrap_or("UTC").to_owned())),
+    };
     let vars = minijinja::context! {
         r => Value::from(minijinja::value::Serde(&record.row)),
-        summary => record.summary.as_deref().map(to_text),
-        description => record.description.as_deref().or(record.article.as_deref()).map(to_text),
+        summary => summary,
+        description => description,
         updates => Value::from(minijinja::value::Serde(&updates)),
         acks => Value::from(minijinja::value::Serde(&record.acknowledgements)),
         mails => Value::from(minijinja::value::Serde(&record.mails)),
-        exported => exported.to_string(),
+        exported => exported,
+        tz => tz,
     };
     renderer.export_markdown(&vars)
 }

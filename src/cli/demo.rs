@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 use super::InvalidConfig;
 use crate::config::Config;
 use crate::daemon::Daemon;
+use crate::incident::ack::{Ack, AckKind, PirStage};
 use crate::notify::channel::email::Mailer;
 use crate::report;
 use crate::source::Source;
-use crate::source::demo::DemoSource;
+use crate::source::demo::{DEMO_TRACKING_ID, DemoSource};
 use crate::store::Store;
 
 /// The demo's configuration: one tenant fed by the demo source, mail to files.
@@ -25,7 +26,7 @@ from = "pirwatch demo <pirwatch@demo.invalid>"
 [[tenants]]
 name = "demo"
 tenant_id = "00000000-0000-0000-0000-000000000000"
-subscriptions = ["00000000-0000-0000-0000-00000000d3m0"]
+subscriptions = ["00000000-0000-0000-0000-00000000d3m0", "00000000-0000-0000-0000-0000000h15t0"]
 recipients = ["Incident team <incident-team@demo.invalid>"]
 [tenants.credential]
 kind = "azure_cli"
@@ -61,9 +62,51 @@ pub(super) async fn demo(out: &Path) -> anyhow::Result<ExitCode> {
     for at in steps.into_iter().chain([now]) {
         daemon.cycle(at, &stop).await?;
     }
-    print_demo_summary(&daemon, &config, out).await?;
+    let until = follow_ups_ahead(&daemon, now, &stop).await?;
+    print_demo_summary(&daemon, &config, out, now, until).await?;
     daemon.store().close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the same pipeline at later instants (every six hours) to show the follow-ups: the
+/// first PIR review reminder — which the demo team then acknowledges, as `pirwatch ack` would
+/// — up to the first reminder to file the claim (with its `.ics`). Returns the last instant run.
+async fn follow_ups_ahead(
+    daemon: &Daemon,
+    now: Timestamp,
+    stop: &CancellationToken,
+) -> anyhow::Result<Timestamp> {
+    let claim_reminder = format!("SLA claim for Azure incident {DEMO_TRACKING_ID}");
+    let review_reminder = format!("review the PIR of Azure incident {DEMO_TRACKING_ID}");
+    let mut t = now;
+    let mut acked = false;
+    for _ in 0..4 * 120 {
+        t = t.checked_add(jiff::SignedDuration::from_hours(6))?;
+        daemon.cycle(t, stop).await?;
+        let log = daemon.store().mail_log().await?;
+        let said = |what: &str| {
+            log.iter()
+                .any(|(_, _, _, s)| s.as_deref().is_some_and(|s| s.contains(what)))
+        };
+        if said(&claim_reminder) {
+            break;
+        }
+        if !acked && said(&review_reminder) {
+            let ack = Ack {
+                kind: AckKind::Reviewed {
+                    stage: PirStage::Final,
+                },
+                by: "the demo team".to_owned(),
+                at: t,
+            };
+            daemon
+                .store()
+                .record_ack("demo", DEMO_TRACKING_ID, &ack)
+                .await?;
+            acked = true;
+        }
+    }
+    Ok(t)
 }
 
 /// Removes what an earlier demo run left (its store and .eml files), nothing else.
@@ -78,28 +121,50 @@ fn clear_demo_dir(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn print_demo_summary(daemon: &Daemon, config: &Config, out: &Path) -> anyhow::Result<()> {
-    println!("pirwatch demo: a scripted incident (not from Azure) went through the real pipeline.");
+async fn print_demo_summary(
+    daemon: &Daemon,
+    config: &Config,
+    out: &Path,
+    now: Timestamp,
+    until: Timestamp,
+) -> anyhow::Result<()> {
+    let tz = config.tenant("demo").map_or(jiff::tz::TimeZone::UTC, |t| {
+        t.policy.calendar.timezone().clone()
+    });
+    let day = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%a %Y-%m-%d").to_string();
+    println!("pirwatch demo: scripted incidents (not from Azure) went through the real pipeline,");
+    println!(
+        "from their start to today ({}), then on to {} to show the follow-ups.",
+        day(now),
+        day(until)
+    );
     println!("Mails written to {}:\n", out.display());
-    println!("  {:<15} {:<6} SUBJECT", "KIND", "STATE");
+    println!("  {:<15} {:<26} SUBJECT", "WHAT", "STATE");
     for (_, kind, state, subject) in daemon.store().mail_log().await? {
         let subject = subject.unwrap_or_default();
-        println!("  {:<15} {:<6} {subject}", kind.as_str(), state.as_str());
+        println!("  {:<15} {:<26} {subject}", kind.words(), state.words());
     }
-    for r in report::rows(daemon.store(), config, Timestamp::now()).await? {
+    for r in report::rows(daemon.store(), config, until).await? {
+        let review = match (r.pir_review.state, &r.pir_review.by) {
+            ("reviewed", Some(by)) => format!("reviewed by {by}"),
+            ("to_review", _) => "to be reviewed".to_owned(),
+            ("no_pir", _) => "no PIR published yet".to_owned(),
+            (other, _) => other.replace('_', " "),
+        };
+        let claim = match (&r.claim.deadline, r.claim.days_left) {
+            (Some(d), Some(n)) => format!("to be filed by {d} ({n} days left on {})", day(until)),
+            _ => r.claim.state.replace('_', " "),
+        };
         println!(
-            "\nIncident {} started {}; SLA claim deadline: {} (end of its billing month + 2 \
-             months); PIR review: {}; next reminder: {}.",
+            "\nIncident {} started {}. SLA claim: {claim} (two months after the end of its \
+             billing month). PIR review: {review}.",
             r.tracking_id,
-            r.impact_start.map_or("?".into(), |t| t.to_string()),
-            r.claim.deadline.as_deref().unwrap_or("-"),
-            r.pir_review.state,
-            r.next_reminder
-                .map_or("none".to_owned(), |n| format!("{} at {}", n.kind, n.at)),
+            r.impact_start.map_or("?".into(), |t| day(t)),
         );
     }
     println!(
-        "\nOpen the .eml files in a mail client, or run: ls {}",
+        "\nOpen the .eml files in a mail client (the claim reminder carries the deadline as a \
+         calendar entry), or run: ls {}",
         out.display()
     );
     Ok(())

@@ -35,14 +35,55 @@ pub(super) async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCod
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        print_incident_table(&rows);
+        print_incident_table(&rows, &config);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_incident_table(rows: &[IncidentRow]) {
-    println!(
-        "{:<10} {:<12} {:<17} {:<9} {:<11} {:<10} {:<14} {:<14} {:<26} TITLE",
+/// A time as a table shows it: in `tz`, with its offset, or `Z` in UTC.
+fn short_time(t: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    let z = t.to_zoned(tz.clone());
+    if z.offset() == jiff::tz::Offset::UTC && tz.iana_name().is_none_or(|n| n == "UTC") {
+        z.strftime("%Y-%m-%d %H:%MZ").to_string()
+    } else {
+        z.strftime("%Y-%m-%d %H:%M%:z").to_string()
+    }
+}
+
+/// The cells of one incident's row (the title goes last, unpadded).
+fn incident_cells(r: &IncidentRow, tz: &jiff::tz::TimeZone) -> [String; 10] {
+    let next = r.next_reminder.as_ref().map_or("-".to_owned(), |n| {
+        format!("{} {}", n.kind, short_time(n.at, tz))
+    });
+    let claim_by = match (&r.claim.deadline, r.claim.days_left) {
+        (Some(d), Some(n)) => format!("{d} ({n}d)"),
+        (Some(d), None) => d.clone(),
+        _ => "-".to_owned(),
+    };
+    let last = r.last_mail.as_ref().map_or("-".to_owned(), |m| {
+        format!(
+            "{} {} {}",
+            m.kind.as_str(),
+            m.state.as_str(),
+            short_time(m.at, tz)
+        )
+    });
+    [
+        r.tenant.clone(),
+        r.tracking_id.clone(),
+        r.event_type.clone(),
+        r.status.clone(),
+        r.pir.to_owned(),
+        r.pir_review.state.to_owned(),
+        r.claim.state.to_owned(),
+        claim_by,
+        next,
+        last,
+    ]
+}
+
+fn print_incident_table(rows: &[IncidentRow], config: &crate::config::Config) {
+    const HEAD: [&str; 10] = [
         "TENANT",
         "TRACKING ID",
         "TYPE",
@@ -50,27 +91,38 @@ fn print_incident_table(rows: &[IncidentRow]) {
         "PIR",
         "REVIEW",
         "CLAIM",
-        "CLAIM BY",
-        "NEXT REMINDER"
-    );
-    for r in rows {
-        let next = r.next_reminder.as_ref().map_or("-".to_owned(), |n| {
-            let at = n.at.to_string();
-            format!("{} {}", n.kind, at.get(..16).unwrap_or(&at))
-        });
-        println!(
-            "{:<10} {:<12} {:<17} {:<9} {:<11} {:<10} {:<14} {:<14} {:<26} {}",
-            r.tenant,
-            r.tracking_id,
-            r.event_type,
-            r.status,
-            r.pir,
-            r.pir_review.state,
-            r.claim.state,
-            r.claim.deadline.as_deref().unwrap_or("-"),
-            next,
-            r.title
-        );
+        "FILE BY",
+        "NEXT REMINDER",
+        "LAST MAIL",
+    ];
+    let utc = jiff::tz::TimeZone::UTC;
+    let cells: Vec<[String; 10]> = rows
+        .iter()
+        .map(|r| {
+            let tz = config
+                .tenant(&r.tenant)
+                .map_or(&utc, |t| t.policy.calendar.timezone());
+            incident_cells(r, tz)
+        })
+        .collect();
+    // Each column as wide as its widest cell, so columns never shift.
+    let mut width = HEAD.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cols: &[String], title: &str| {
+        let padded: Vec<String> = cols
+            .iter()
+            .zip(width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}  {title}", padded.join("  "));
+    };
+    line(&HEAD.map(str::to_owned), "TITLE");
+    for (r, row) in rows.iter().zip(&cells) {
+        line(row, &r.title);
         let failed = crate::incident::notice::DeliveryState::Failed;
         if let Some(m) = r.last_mail.as_ref().filter(|m| m.state == failed) {
             println!(
@@ -140,7 +192,6 @@ pub(super) async fn ack(
     }
     let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
-    let claimed = matches!(what, AckWhat::Claimed { .. });
     let kind = match what {
         // The newest published stage; before any PIR, every stage to come.
         AckWhat::Reviewed => AckKind::Reviewed {
@@ -164,16 +215,7 @@ pub(super) async fn ack(
         at: Timestamp::now(),
     };
     let new = store.record_ack(&i.tenant, &i.tracking_id, &record).await?;
-    if claimed {
-        // A claim quotes the incident's details, so its PIR (every stage published so far) was
-        // read: the review is done too.
-        let reviewed = Ack {
-            kind: AckKind::Reviewed {
-                stage: i.pir.stage().unwrap_or(PirStage::Final),
-            },
-            by: record.by.clone(),
-            at: record.at,
-        };
+    if let Some(reviewed) = record.review_implied(i.pir) {
         store
             .record_ack(&i.tenant, &i.tracking_id, &reviewed)
             .await?;
@@ -209,10 +251,12 @@ pub(super) async fn show(
     if json {
         println!("{}", serde_json::to_string_pretty(&record)?);
     } else {
-        print!(
-            "{}",
-            report::markdown(&Renderer::new(), &record, Timestamp::now())?
-        );
+        let utc = jiff::tz::TimeZone::UTC;
+        let tz = config
+            .tenant(&i.tenant)
+            .map_or(&utc, |t| t.policy.calendar.timezone());
+        let how = report::Presentation::Show { tz };
+        print!("{}", report::markdown(&Renderer::new(), &record, how)?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -231,7 +275,9 @@ pub(super) async fn export(
     let now = Timestamp::now();
     let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {
         Ok(match format {
-            ExportFormat::Markdown => report::markdown(&renderer, r, now)?,
+            ExportFormat::Markdown => {
+                report::markdown(&renderer, r, report::Presentation::Export { at: now })?
+            }
             ExportFormat::Json => serde_json::to_string_pretty(r)? + "\n",
         })
     };
@@ -274,4 +320,29 @@ pub(super) async fn export(
     store.close().await;
     println!("exported {n} incident(s) to {}", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_times_are_in_the_tenants_zone_with_the_offset_or_z() {
+        let t: Timestamp = "2026-12-17T08:00:00Z".parse().expect("ts");
+        let zone = |z: &str| jiff::tz::TimeZone::get(z).expect("tz");
+        assert_eq!(short_time(t, &jiff::tz::TimeZone::UTC), "2026-12-17 08:00Z");
+        assert_eq!(
+            short_time(t, &zone("Europe/Amsterdam")),
+            "2026-12-17 09:00+01:00"
+        );
+        // Zero offset, but not UTC: the offset is shown.
+        assert_eq!(
+            short_time(t, &zone("Europe/London")),
+            "2026-12-17 08:00+00:00"
+        );
+        assert_eq!(
+            short_time(t, &zone("America/Los_Angeles")),
+            "2026-12-17 00:00-08:00"
+        );
+    }
 }

@@ -66,6 +66,22 @@ pub struct Ack {
     pub at: Timestamp,
 }
 
+impl Ack {
+    /// The review a filed claim also acknowledges: a claim quotes the incident's details, so
+    /// every PIR stage published so far (`pir`) was read. `None` for anything but a filed claim,
+    /// and before any PIR (one published later still asks to be read).
+    pub fn review_implied(&self, pir: PirState) -> Option<Ack> {
+        match (&self.kind, pir.stage()) {
+            (AckKind::Claimed { .. }, Some(stage)) => Some(Ack {
+                kind: AckKind::Reviewed { stage },
+                by: self.by.clone(),
+                at: self.at,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// How the claim was decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimDecision {
@@ -128,6 +144,22 @@ impl Acks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filed_claim_closes_the_stages_published_so_far() {
+        let claimed = ack(AckKind::Claimed { reference: None });
+        let stage = |pir| {
+            claimed.review_implied(pir).map(|a| match a.kind {
+                AckKind::Reviewed { stage } => stage,
+                _ => unreachable!("a review"),
+            })
+        };
+        assert_eq!(stage(PirState::None), None);
+        assert_eq!(stage(PirState::Preliminary), Some(PirStage::Preliminary));
+        assert_eq!(stage(PirState::Final), Some(PirStage::Final));
+        let declined = ack(AckKind::NoClaim { reason: None });
+        assert_eq!(declined.review_implied(PirState::Final), None);
+    }
 
     fn ack(kind: AckKind) -> Ack {
         Ack {

@@ -70,6 +70,20 @@ impl NoticeKind {
             Self::Operator => "operator",
         }
     }
+
+    /// For people: `new incident`, `follow-up`, `PIR published`, …
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::New => "new incident",
+            Self::Update => "update",
+            Self::Resolved => "resolved",
+            Self::Pir => "PIR published",
+            Self::FalsePositive => "false positive",
+            Self::Digest => "digest",
+            Self::Reminder => "follow-up",
+            Self::Operator => "operator notice",
+        }
+    }
 }
 
 words_parse!(NoticeKind);
@@ -273,6 +287,16 @@ impl DeliveryState {
             Self::Sent => "sent",
             Self::Failed => "failed",
             Self::Superseded => "superseded",
+        }
+    }
+
+    /// For people: `waiting`, `sent`, `failed`, `not sent (no longer true)`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Queued => "waiting",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Superseded => "not sent (no longer true)",
         }
     }
 }

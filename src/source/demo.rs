@@ -3,7 +3,9 @@
 //!
 //! What it returns depends only on the `now` it is asked at: an incident starts at the
 //! anchor, gets an update, is mitigated and resolved, and gets its Final PIR 14 days after
-//! mitigation. Everything it yields is labelled DEMO and it serves only the demo tenant.
+//! mitigation. A second subscription appears two days in, holding an earlier resolved incident
+//! (so its first poll sends the digest). Everything it yields is labelled DEMO and it serves
+//! only the demo tenant.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +20,16 @@ use crate::source::event::{
 pub const DEMO_SUBSCRIPTION: &str = "00000000-0000-0000-0000-00000000d3m0";
 /// The demo incident's tracking id.
 pub const DEMO_TRACKING_ID: &str = "DEMO-7K2P";
+/// A second subscription, as if added to the config two days into the demo: its first poll
+/// finds an earlier, resolved incident whose claim is still open (the first-poll digest).
+pub const DEMO_HISTORY_SUBSCRIPTION: &str = "00000000-0000-0000-0000-0000000h15t0";
+/// The earlier incident's tracking id.
+pub const DEMO_HISTORY_TRACKING_ID: &str = "DEMO-3HX9";
+/// When the second subscription is first polled, relative to the anchor.
+const HISTORY_FROM: SignedDuration = SignedDuration::from_hours(2 * 24);
+/// When the earlier incident started (before the anchor) and how long it lasted.
+const HISTORY_STARTED_BEFORE: SignedDuration = SignedDuration::from_hours(12 * 24);
+const HISTORY_LASTED: SignedDuration = SignedDuration::from_mins(95);
 
 /// The scripted timeline, anchored at the incident's start.
 #[derive(Debug, Clone)]
@@ -75,27 +87,83 @@ impl DemoSource {
 
     /// The instants at which something happens, for the demo to poll at.
     pub fn step_times(&self) -> Vec<Timestamp> {
-        STEPS
+        let mut out: Vec<Timestamp> = STEPS
             .iter()
             .map(|s| self.at(s.after + SignedDuration::from_mins(5)))
-            .collect()
+            .chain([self.at(HISTORY_FROM)])
+            .collect();
+        out.sort();
+        out
     }
 
     fn at(&self, d: SignedDuration) -> Timestamp {
         self.anchor.checked_add(d).unwrap_or(self.anchor)
     }
 
-    /// The demo subscription's events as of `now`.
+    /// The demo subscriptions' events as of `now`.
     pub fn poll(&self, now: Timestamp) -> Vec<ScopeResult> {
-        let events = self.event(now).into_iter().collect();
-        vec![ScopeResult {
-            scope: Scope::Subscription(DEMO_SUBSCRIPTION.to_owned()),
+        let result = |sub: &str, events: Vec<HealthEvent>| ScopeResult {
+            scope: Scope::Subscription(sub.to_owned()),
             outcome: Ok(events),
             skipped: 0,
             degraded: None,
             requests: 0,
             duration: std::time::Duration::ZERO,
-        }]
+        };
+        let mut out = vec![result(
+            DEMO_SUBSCRIPTION,
+            self.event(now).into_iter().collect(),
+        )];
+        if now >= self.at(HISTORY_FROM) {
+            out.push(result(
+                DEMO_HISTORY_SUBSCRIPTION,
+                vec![self.history_event()],
+            ));
+        }
+        out
+    }
+
+    /// The earlier incident: resolved long before its subscription is first polled.
+    fn history_event(&self) -> HealthEvent {
+        let start = self
+            .anchor
+            .checked_sub(HISTORY_STARTED_BEFORE)
+            .unwrap_or(self.anchor);
+        let end = start.checked_add(HISTORY_LASTED).unwrap_or(start);
+        let sub = DEMO_HISTORY_SUBSCRIPTION.to_owned();
+        let text = "<p><b>Mitigated.</b> Between the times above, a subset of customers using \
+                    Azure Storage in North Europe saw elevated latency. A storage scale unit was \
+                    rebalanced.</p>";
+        HealthEvent {
+            tracking_id: DEMO_HISTORY_TRACKING_ID.to_owned(),
+            scope: Scope::Subscription(sub.clone()),
+            event_type: EventType::ServiceIssue,
+            status: EventStatus::Resolved,
+            title: "Elevated latency - Storage - North Europe (resolved)".to_owned(),
+            summary: Some("<p>DEMO incident: elevated Storage latency in North Europe.</p>".into()),
+            description: None,
+            article: None,
+            level: Some("Warning".to_owned()),
+            impact_start: Some(start),
+            mitigated_at: Some(end),
+            last_update: Some(end),
+            tags: BTreeSet::new(),
+            impacts: vec![ImpactedRegion {
+                service: "Storage".to_owned(),
+                region: "North Europe".to_owned(),
+                status: EventStatus::Resolved,
+                subscriptions: [sub].into(),
+            }],
+            updates: vec![Update {
+                published: end,
+                summary: text.to_owned(),
+                tags: BTreeSet::new(),
+                service: "Storage".to_owned(),
+                region: "North Europe".to_owned(),
+            }],
+            sensitive: false,
+            details_unavailable: false,
+        }
     }
 
     fn event(&self, now: Timestamp) -> Option<HealthEvent> {

@@ -11,6 +11,7 @@ mod auth;
 mod crash;
 mod daemon;
 mod delivery;
+mod demo;
 mod disk;
 mod faults;
 mod followup;

@@ -124,6 +124,7 @@ impl Renderer {
         {
             env.set_syntax(syntax);
         }
+        env.add_filter("when", when);
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
                 // The templates are compiled in and covered by tests; fail loudly if not.
@@ -298,6 +299,22 @@ impl Renderer {
                 template: name,
                 source,
             })
+    }
+}
+
+/// The `when` filter: a stored instant (RFC 3339) in the zone named by the template's `tz`
+/// variable (`Tue 2026-05-12 16:45 CEST (UTC+02:00)`), or in UTC when there is none. Anything
+/// that is not an instant passes through.
+fn when(state: &minijinja::State<'_, '_>, value: String) -> String {
+    let Ok(t) = value.parse::<jiff::Timestamp>() else {
+        return value;
+    };
+    let zone = state
+        .lookup("tz")
+        .and_then(|v| v.as_str().and_then(|n| TimeZone::get(n).ok()));
+    match zone {
+        Some(tz) => local_time(t, &tz),
+        None => t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
     }
 }
 
