@@ -159,7 +159,7 @@ async fn print_demo_summary(
             "\nIncident {} started {}. SLA claim: {claim} (two months after the end of its \
              billing month). PIR review: {review}.",
             r.tracking_id,
-            r.impact_start.map_or("?".into(), |t| day(t)),
+            r.impact_start.map_or("?".into(), &day),
         );
     }
     println!(
