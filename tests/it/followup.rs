@@ -81,8 +81,14 @@ impl Sim {
         Self::with_tenant_extra("").await
     }
 
-    /// A simulation whose tenant has `extra` config lines (before its credential).
+    /// A simulation whose tenant (in Amsterdam) has `extra` config lines.
     async fn with_tenant_extra(extra: &str) -> Self {
+        Self::with_tenant("Europe/Amsterdam", &["sub-a"], extra).await
+    }
+
+    /// A simulation whose tenant is in `zone`, watches `subscriptions` and has `extra` config
+    /// lines.
+    async fn with_tenant(zone: &str, subscriptions: &[&str], extra: &str) -> Self {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
         let sink = SmtpSink::start(env.path(), &SinkOptions::default());
@@ -91,8 +97,8 @@ impl Sim {
             "[state]\npath = \"{state}\"\n[smtp]\nhost = \"localhost\"\nport = {port}\n\
              security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n\
              [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
-             subscriptions = [\"sub-a\"]\nrecipients = [\"team@contoso.example\"]\n\
-             timezone = \"Europe/Amsterdam\"\nsupport_plan = \"professional_direct\"\n{extra}\n\
+             subscriptions = {subscriptions:?}\nrecipients = [\"team@contoso.example\"]\n\
+             timezone = \"{zone}\"\nsupport_plan = \"professional_direct\"\n{extra}\n\
              [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
              client_secret_file = \"secret\"\n",
             state = env.state_path().display(),
@@ -594,4 +600,114 @@ async fn every_mail_says_only_what_is_true_when_sent() {
     let rows = report::rows(&store, &sim.config, end).await.expect("rows");
     let e = rows.iter().find(|r| r.tracking_id == "EEE-5").expect("row");
     assert_eq!((e.claim.state, e.pir_review.state), ("claimed", "reviewed"));
+}
+
+/// Issue 9: deadlines that fail safe, end to end (events from the fake ARM, through the store,
+/// read back as `pirwatch incidents --json` rows). A CSP partner's tenant in Los Angeles with a
+/// 30-day partner deadline and a 2-day margin; subscription sub-b bills from the 31st.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_fail_safe_end_to_end() {
+    let sim = Sim::with_tenant(
+        "America/Los_Angeles",
+        &["sub-a", "sub-b"],
+        "claim_channel = \"partner\"\npartner_deadline_days = 30\nclaim_margin_days = 2\n\
+         subscription_billing_start_days = { \"sub-b\" = 31 }",
+    )
+    .await;
+    // No impact start: counted from the first update (October), not from first sight
+    // (November); mitigated in November, so it spans two billing months.
+    let no_start = Ev::service_issue("NOSTART-1", "No start", ts("2026-11-01T00:00:00Z"))
+        .without_impact_start()
+        .update(ts("2026-10-31T23:30:00Z"), "<p>Investigating</p>", &[])
+        .resolved(ts("2026-11-01T02:00:00Z"));
+    // An impact start after the first update: the update counts. 03:00 UTC on Oct 30 is the
+    // evening of Oct 29 in Los Angeles, so the partner's 30 days end on Nov 28 there.
+    let late_start = Ev::service_issue("LATESTART-2", "Late start", ts("2026-11-02T10:00:00Z"))
+        .update(ts("2026-10-30T03:00:00Z"), "<p>Investigating</p>", &[])
+        .resolved(ts("2026-11-02T12:00:00Z"));
+    // Billing periods from the 31st: November's starts on the 30th, so Nov 15 lies in
+    // Oct 31 - Nov 29 and the SLA's deadline is Jan 29.
+    let day31 = Ev::service_issue("BILL31-3", "Billing day 31", ts("2026-11-15T12:00:00Z"))
+        .resolved(ts("2026-11-15T14:00:00Z"));
+    sim.arm
+        .set_events("sub-a", vec![no_start.build(), late_start.build()]);
+    sim.arm.set_events("sub-b", vec![day31.build()]);
+    let now = ts("2026-11-20T18:00:00Z");
+    let daemon = sim.daemon().await;
+    daemon
+        .cycle(now, &CancellationToken::new())
+        .await
+        .expect("cycle");
+    let rows = report::rows(daemon.store(), &sim.config, now)
+        .await
+        .expect("rows");
+    let claim = |id: &str| {
+        let r = rows.iter().find(|r| r.tracking_id == id).expect("row");
+        let c = &r.claim;
+        (
+            c.state,
+            c.deadline.clone(),
+            c.days_left,
+            c.partner_deadline.clone(),
+            c.sla_deadline.clone(),
+            c.next_period_deadline.clone(),
+        )
+    };
+    let s = |d: &str| Some(d.to_owned());
+    // (state, file by now, days left, partner, SLA, next billing period)
+    assert_eq!(
+        claim("NOSTART-1"),
+        (
+            "open",
+            s("2026-11-28"),
+            Some(8),
+            s("2026-11-30"),
+            s("2026-12-31"),
+            s("2027-01-30")
+        )
+    );
+    assert_eq!(
+        claim("LATESTART-2"),
+        (
+            "open",
+            s("2026-11-26"),
+            Some(6),
+            s("2026-11-28"),
+            s("2026-12-31"),
+            s("2027-01-30")
+        )
+    );
+    assert_eq!(
+        claim("BILL31-3"),
+        (
+            "open",
+            s("2026-12-13"),
+            Some(23),
+            s("2026-12-15"),
+            s("2027-01-29"),
+            None
+        )
+    );
+    // The JSON names the margin too, and the mail says both dates (the digest of this first
+    // poll lists each incident with its date to file by).
+    let json = serde_json::to_value(&rows).expect("json");
+    assert!(
+        json.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["claim"]["margin_days"] == 2)
+    );
+    let digest = sim
+        .sink
+        .messages()
+        .into_iter()
+        .find(|m| m.subject.contains("recent Azure incident"))
+        .expect("first-poll digest");
+    assert!(
+        digest
+            .text
+            .contains("file by Thursday 2026-11-26 (6 days left)"),
+        "{}",
+        digest.text
+    );
 }

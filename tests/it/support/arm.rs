@@ -441,6 +441,14 @@ impl Ev {
         self
     }
 
+    /// No `impactStartTime` at all (Azure leaves it out for some events).
+    pub fn without_impact_start(mut self) -> Self {
+        if let Some(p) = self.props().as_object_mut() {
+            p.remove("impactStartTime");
+        }
+        self
+    }
+
     pub fn sensitive(mut self) -> Self {
         self.props()["isEventSensitive"] = json!(true);
         self.props()["summary"] = Value::Null;
