@@ -85,6 +85,32 @@ impl ClaimDue {
         out
     }
 
+    /// What the date to file by is, completing "In 7 days (Thursday 2026-12-31) …".
+    pub fn what_the_date_is(&self) -> String {
+        let d = &self.dates;
+        let m = d.margin_days;
+        match (self.kind, d.partner_deadline) {
+            (DeadlineKind::Sla, _) => {
+                "is the last day to file the SLA credit claim for this incident".to_owned()
+            }
+            (DeadlineKind::Partner, _) => format!(
+                "is your partner's deadline for the SLA credit claim of this incident \
+                 (Microsoft's own is {})",
+                long(d.sla_deadline)
+            ),
+            (DeadlineKind::PartnerMargin, Some(p)) => format!(
+                "is the date you set for the SLA credit claim of this incident, {m} days before \
+                 your partner's deadline ({})",
+                long(p)
+            ),
+            (DeadlineKind::SlaMargin | DeadlineKind::PartnerMargin, _) => format!(
+                "is the date you set for the SLA credit claim of this incident, {m} days before \
+                 the last day ({})",
+                long(d.sla_deadline)
+            ),
+        }
+    }
+
     /// The SLA's rule and how it applies, in one sentence.
     pub fn rule(&self) -> String {
         let p = self.dates.billing_period;

@@ -250,7 +250,15 @@ mod tests {
         let resolved = events(times[2]).expect("visible");
         assert_eq!(resolved.status, EventStatus::Resolved);
         assert!(resolved.mitigated_at.is_some());
-        let pir = events(times[3]).expect("visible");
+        let last = *times.last().expect("steps");
+        let pir = events(last).expect("visible");
         assert!(pir.tags.contains(TAG_FINAL_PIR));
+        // The second subscription appears two days in, with an earlier resolved incident.
+        assert_eq!(demo.poll(times[2]).len(), 1);
+        let later = demo.poll(last);
+        assert_eq!(later.len(), 2);
+        let history = later[1].outcome.as_ref().expect("events");
+        assert_eq!(history[0].status, EventStatus::Resolved);
+        assert!(history[0].impact_start.is_some_and(|s| s < anchor));
     }
 }

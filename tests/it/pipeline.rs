@@ -1,5 +1,7 @@
 //! End to end through the real binary: fake ARM → pirwatch once → real SMTP server.
 
+use std::collections::BTreeSet;
+
 use crate::support::arm::{Ev, FakeArm};
 use crate::support::smtp::{PortReservation, Security, SinkOptions, SmtpSink};
 use crate::support::{Env, Setup, TOKEN, World, days_ago, hours_ago};
@@ -431,15 +433,22 @@ async fn ack_names_the_incident_clearly_and_is_idempotent() {
     setup.extra = format!(
         "[[tenants]]\nname = \"fabrikam\"\ntenant_id = \"{}\"\narm_endpoint = \"{}\"\n\
          subscriptions = [\"sub-a\"]\nrecipients = [\"ops@fabrikam.example\"]\n\
-         claim_channel = \"partner\"\npartner_deadline_days = 30\n\
+         claim_channel = \"partner\"\npartner_deadline_days = 30\ntimezone = \"Asia/Tokyo\"\n\
          [tenants.credential]\nkind = \"azure_cli\"\n",
         crate::support::TENANT_ID,
         arm.base
     );
     env.write_config(&setup);
+    // Azure often repeats the summary as the description.
+    let text = "<p>Engineers are investigating.</p>";
     arm.set_events(
         "sub-a",
-        vec![Ev::service_issue("AB-1", "Shared outage", hours_ago(2)).build()],
+        vec![
+            Ev::service_issue("AB-1", "Shared outage", hours_ago(2))
+                .summary(text)
+                .description(text)
+                .build(),
+        ],
     );
     let r = once(&env).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -532,6 +541,46 @@ async fn ack_names_the_incident_clearly_and_is_idempotent() {
         "{}",
         r.stdout
     );
+    // `show` is for reading now, not an export: the tenant's zone, no export stamp, and the
+    // description that repeats the summary is left out.
+    assert!(r.stdout.contains("JST (UTC+09:00)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Times are in Asia/Tokyo."),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Exported by"), "{}", r.stdout);
+    assert!(r.stdout.contains("## Summary"), "{}", r.stdout);
+    assert!(!r.stdout.contains("## Description"), "{}", r.stdout);
+    let r = env
+        .pirwatch(&["export", "AB-1", "--tenant", "fabrikam"])
+        .await;
+    assert!(
+        r.stdout.contains("Times are UTC. Exported by pirwatch on"),
+        "{}",
+        r.stdout
+    );
+
+    // The table's columns line up whatever the cells hold; times carry their offset.
+    let r = env.pirwatch(&["incidents"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("    "))
+        .collect();
+    let col = |l: &str, i: usize| {
+        l.char_indices()
+            .filter(|(j, c)| *c != ' ' && (*j == 0 || l[..*j].ends_with("  ")))
+            .map(|(j, _)| j)
+            .nth(i)
+    };
+    for i in 0..9 {
+        let starts: BTreeSet<Option<usize>> = lines.iter().map(|l| col(l, i)).collect();
+        assert_eq!(starts.len(), 1, "column {i} shifts:\n{}", r.stdout);
+    }
+    assert!(r.stdout.contains("LAST MAIL"), "{}", r.stdout);
+    assert!(r.stdout.contains("+09:00"), "Tokyo times: {}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

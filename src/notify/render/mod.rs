@@ -736,6 +736,32 @@ mod tests {
             "reminder_claim_and_pir_review",
             format!("Subject: {}\n\n{}", m.subject, m.text)
         );
+        // A CSP partner's deadline passed, and the team keeps a 3-day margin.
+        let partner = crate::followup::claim::ClaimPolicy {
+            channel: ClaimChannel::Partner,
+            partner_deadline_days: Some(10),
+            margin_days: 3,
+            ..Default::default()
+        };
+        let dates = crate::followup::claim::claim_of(&i, &partner).expect("claim");
+        let status = crate::followup::ClaimStatus::Open(dates);
+        let now: jiff::Timestamp = "2026-05-20T08:00:00Z".parse().expect("ts");
+        let late = ClaimDue::of(&status, now, &TimeZone::UTC).expect("open");
+        let m = r
+            .reminder(
+                &[Action::FileClaim(late.clone())],
+                &i,
+                Some(&late),
+                &MailContext {
+                    claim_channel: ClaimChannel::Partner,
+                    ..ctx(&tz)
+                },
+            )
+            .expect("reminder");
+        insta::assert_snapshot!(
+            "reminder_claim_partner_passed_with_margin",
+            format!("Subject: {}\n\n{}", m.subject, m.text)
+        );
         // Folded into an incident mail.
         let m = r
             .incident(

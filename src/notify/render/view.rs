@@ -74,6 +74,8 @@ pub(super) struct ActionView {
     /// date the window closed on.
     date: Option<String>,
     days_left: Option<i32>,
+    /// `file_claim`: what that date is (the last day, the partner's, the team's margin).
+    what: Option<String>,
 }
 
 impl ActionView {
@@ -84,6 +86,7 @@ impl ActionView {
             reminder: None,
             date: None,
             days_left: None,
+            what: None,
         };
         match a {
             Action::ReviewPir { stage, reminder } => Self {
@@ -96,6 +99,7 @@ impl ActionView {
                 action: "file_claim",
                 date: Some(long(c.file_by)),
                 days_left: Some(c.days_left),
+                what: Some(c.what_the_date_is()),
                 ..none
             },
             Action::RecordClaimDecision { closed_on } => Self {
