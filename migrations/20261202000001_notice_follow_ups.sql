@@ -17,3 +17,8 @@ DROP INDEX notifications_by_tenant;
 ALTER TABLE notifications DROP COLUMN series;
 ALTER TABLE notifications DROP COLUMN step;
 CREATE INDEX notifications_by_tenant ON notifications (tenant, kind);
+
+-- Issue 10: acknowledgements say where they came from: `cli` (pirwatch ack) or `web` (the page a
+-- signed link in a mail led to, with the receiver that mail went to).
+ALTER TABLE acks ADD COLUMN source TEXT NOT NULL DEFAULT 'cli';
+ALTER TABLE acks ADD COLUMN receiver TEXT;

@@ -25,3 +25,4 @@ pub mod service;
 pub mod source;
 pub mod store;
 pub mod tracker;
+pub mod web;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::InvalidConfig;
 use crate::config::Config;
 use crate::daemon::Daemon;
-use crate::incident::ack::{Ack, AckKind, PirStage};
+use crate::incident::ack::{Ack, AckKind, AckSource, PirStage};
 use crate::notify::channel::email::Mailer;
 use crate::report;
 use crate::source::Source;
@@ -98,6 +98,7 @@ async fn follow_ups_ahead(
                 },
                 by: "the demo team".to_owned(),
                 at: t,
+                source: AckSource::Cli,
             };
             daemon
                 .store()

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::{ExportFormat, load_config, open_store, open_store_to_read};
 use crate::incident::Incident;
-use crate::incident::ack::{Ack, AckKind, PirStage};
+use crate::incident::ack::{Ack, AckKind, AckSource, PirStage};
 use crate::incident::ids::encode_token;
 use crate::notify::render::Renderer;
 use crate::report::{self, IncidentRow};
@@ -213,6 +213,7 @@ pub(super) async fn ack(
         kind,
         by: by.clone(),
         at: Timestamp::now(),
+        source: AckSource::Cli,
     };
     let new = store.record_ack(&i.tenant, &i.tracking_id, &record).await?;
     if let Some(reviewed) = record.review_implied(i.pir) {

@@ -83,6 +83,12 @@ pub(super) fn mailboxes<'de, D: Deserializer<'de>>(
         .collect()
 }
 
+/// A URL; what it may be is checked where it is resolved.
+pub(super) fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+    let s = String::deserialize(d)?;
+    Url::parse(&s).map_err(|e| serde::de::Error::custom(format!("{s:?} is not a URL: {e}")))
+}
+
 pub(super) fn arm_endpoint<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
     let s = String::deserialize(d)?;
     let url =

@@ -13,6 +13,7 @@ mod locate;
 pub mod schema;
 mod secrets;
 mod validate;
+pub mod web;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ pub struct Config {
     pub notify: Notify,
     /// `[http]`: the optional health and metrics listener.
     pub http: HttpConfig,
+    /// `[web]`: the optional listener for people (signed links, follow-up pages).
+    pub web: Option<web::Web>,
     /// The tenants, each with its policies resolved.
     pub tenants: Vec<Tenant>,
     /// The directory of the config file: relative secret files are looked up beside it.

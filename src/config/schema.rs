@@ -11,7 +11,7 @@ use jiff::civil::{Date, Time, Weekday};
 use serde::Deserialize;
 use url::Url;
 
-use super::de::{arm_endpoint, duration, hours, mailbox, mailboxes, timezone, weekdays};
+use super::de::{arm_endpoint, duration, hours, mailbox, mailboxes, timezone, url, weekdays};
 pub use crate::cloud::CloudName;
 use crate::followup::claim::ClaimChannel;
 use crate::followup::support::SupportPlan;
@@ -34,6 +34,8 @@ pub struct ConfigFile {
     /// The optional health and metrics listener.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The optional web listener for people: signed action links and follow-up pages.
+    pub web: Option<WebConfig>,
     /// The Entra ID tenants watched; a CSP partner lists one per customer.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -191,6 +193,45 @@ impl SmtpConfig {
 pub struct HttpConfig {
     /// Address for `/healthz`, `/readyz` and `/metrics`, e.g. `127.0.0.1:9464`; off when absent.
     pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[web]`: signed action links in mails, and the pages of open follow-ups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where the listener binds, e.g. `127.0.0.1:8080` (behind a TLS-terminating proxy).
+    pub listen: std::net::SocketAddr,
+    /// The address people reach, the base of every link in mails (`https://`; `http://` only
+    /// for loopback hosts).
+    #[serde(deserialize_with = "url")]
+    pub public_url: Url,
+    /// The HMAC keys, a secret file: one key per line, the first signs, all verify.
+    pub key_file: PathBuf,
+    /// How long a link in a mail stays valid.
+    #[serde(default = "default_link_ttl", deserialize_with = "duration")]
+    pub link_ttl: Duration,
+    /// A header a reverse proxy sets to the signed-in user, trusted only from
+    /// `trusted_proxies`; off when absent.
+    pub trusted_user_header: Option<String>,
+    /// The addresses the identity header is trusted from.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Which identities see which tenants.
+    #[serde(default)]
+    pub access: Vec<WebAccess>,
+}
+
+/// `[[web.access]]`: users (names or globs such as `*@partner.example`) and the tenants they
+/// may see (`"*"`: all).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebAccess {
+    pub users: Vec<String>,
+    pub tenants: Vec<String>,
+}
+
+fn default_link_ttl() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
 }
 
 /// `[notify]`

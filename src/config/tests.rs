@@ -328,6 +328,11 @@ fn every_schema_key_is_in_the_example_config() {
         ("smtp", "[smtp]\n__probe__ = 1\n".to_owned()),
         ("notify", "[notify]\n__probe__ = 1\n".to_owned()),
         ("http", "[http]\n__probe__ = 1\n".to_owned()),
+        ("web", "[web]\n__probe__ = 1\n".to_owned()),
+        (
+            "web.access",
+            "[web]\n[[web.access]]\n__probe__ = 1\n".to_owned(),
+        ),
         ("tenants", format!("{tenant}__probe__ = 1\n")),
         (
             "tenants.reminders",

@@ -43,6 +43,11 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
         }
         tenants.push(tenant(t, &at, &event_types)?);
     }
+    let names: Vec<String> = tenants.iter().map(|t| t.name.to_string()).collect();
+    let web = file
+        .web
+        .map(|w| super::web::resolve(w, &file.http, &names))
+        .transpose()?;
     Ok(Config {
         state: file.state,
         poll: file.poll,
@@ -54,6 +59,7 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
             ack_command: file.notify.ack_command,
         },
         http: file.http,
+        web,
         tenants,
         dir: std::path::PathBuf::from("."),
     })

@@ -205,7 +205,7 @@ mod tests {
     use crate::followup::assess::assess;
     use crate::followup::claim::{ClaimChannel, ClaimPolicy};
     use crate::followup::schedule::ReminderPolicy;
-    use crate::incident::ack::{Ack, AckKind, Acks};
+    use crate::incident::ack::{Ack, AckKind, AckSource, Acks};
     use crate::incident::{EventType, Incident, PirState};
 
     fn ts(s: &str) -> Timestamp {
@@ -255,6 +255,7 @@ mod tests {
                 kind: k.clone(),
                 by: "ana".into(),
                 at: ts("2026-10-20T10:00:00Z"),
+                source: AckSource::Cli,
             })
             .collect();
         let acks = Acks::from_records(&records);

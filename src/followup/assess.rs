@@ -211,7 +211,7 @@ mod tests {
     use super::*;
     use crate::followup::test_incident;
     use crate::incident::PirState;
-    use crate::incident::ack::{Ack, AckKind};
+    use crate::incident::ack::{Ack, AckKind, AckSource};
     use crate::incident::notice::Step;
 
     fn ts(s: &str) -> Timestamp {
@@ -235,6 +235,7 @@ mod tests {
             kind,
             by: "ana".into(),
             at: ts("2026-10-20T10:00:00Z"),
+            source: AckSource::Cli,
         }])
     }
 

@@ -222,7 +222,7 @@ pub fn next(all: &[Reminder], sent: &BTreeSet<ReminderKey>, now: Timestamp) -> O
 mod tests {
     use super::*;
     use crate::followup::claim::{ClaimPolicy, claim_dates};
-    use crate::incident::ack::{Ack, AckKind, PirStage};
+    use crate::incident::ack::{Ack, AckKind, AckSource, PirStage};
     use crate::incident::{EventType, PirState};
 
     fn ts(s: &str) -> Timestamp {
@@ -269,6 +269,7 @@ mod tests {
                 kind: k.clone(),
                 by: "t".into(),
                 at: ts("2026-10-01T00:00:00Z"),
+                source: AckSource::Cli,
             })
             .collect();
         Acks::from_records(&records)

@@ -57,13 +57,36 @@ pub enum AckKind {
     NoClaim { reason: Option<String> },
 }
 
-/// An acknowledgement: what, by whom, when.
+/// An acknowledgement: what, by whom, when, and from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ack {
     #[serde(flatten)]
     pub kind: AckKind,
     pub by: String,
     pub at: Timestamp,
+    #[serde(flatten)]
+    pub source: AckSource,
+}
+
+/// Where an acknowledgement was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum AckSource {
+    /// `pirwatch ack` on the service's host.
+    Cli,
+    /// The web page a signed link in a mail led to; `receiver` is who that mail went to (a
+    /// list, so the name typed is the person's, the receiver the link's).
+    Web { receiver: String },
+}
+
+impl AckSource {
+    /// `cli` or `web`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Cli => "cli",
+            Self::Web { .. } => "web",
+        }
+    }
 }
 
 impl Ack {
@@ -76,6 +99,7 @@ impl Ack {
                 kind: AckKind::Reviewed { stage },
                 by: self.by.clone(),
                 at: self.at,
+                source: self.source.clone(),
             }),
             _ => None,
         }
@@ -166,6 +190,7 @@ mod tests {
             kind,
             by: "ana".into(),
             at: "2026-11-01T10:00:00Z".parse().expect("ts"),
+            source: AckSource::Cli,
         }
     }
 

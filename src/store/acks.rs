@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use super::codec::ms;
 use super::{Store, StoreError};
 use crate::incident::TrackingId;
-use crate::incident::ack::{Ack, AckKind, PirStage};
+use crate::incident::ack::{Ack, AckKind, AckSource, PirStage};
 
 const T: &str = "acks";
 
@@ -51,10 +51,12 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO acks (tenant, tracking_id, kind, outcome, by_whom, at_ms, reference, reason) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (tenant, tracking_id, kind) DO UPDATE SET \
+            "INSERT INTO acks (tenant, tracking_id, kind, outcome, by_whom, at_ms, reference, reason, \
+             source, receiver) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
+             ON CONFLICT (tenant, tracking_id, kind) DO UPDATE SET \
              outcome = excluded.outcome, by_whom = excluded.by_whom, at_ms = excluded.at_ms, \
-             reference = excluded.reference, reason = excluded.reason",
+             reference = excluded.reference, reason = excluded.reason, source = excluded.source, \
+             receiver = excluded.receiver",
         )
         .bind(tenant)
         .bind(tracking_id)
@@ -64,6 +66,11 @@ impl Store {
         .bind(ms(ack.at))
         .bind(reference)
         .bind(reason)
+        .bind(ack.source.as_str())
+        .bind(match &ack.source {
+            AckSource::Web { receiver } => Some(receiver.as_str()),
+            AckSource::Cli => None,
+        })
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -107,6 +114,16 @@ impl Store {
         Ok(out)
     }
 
+    fn ack_source(&self, r: &SqliteRow) -> Result<AckSource, StoreError> {
+        let source: String = self.get(r, "source")?;
+        let receiver: Option<String> = self.get(r, "receiver")?;
+        match (source.as_str(), receiver) {
+            ("cli", None) => Ok(AckSource::Cli),
+            ("web", Some(receiver)) => Ok(AckSource::Web { receiver }),
+            (s, _) => Err(self.corrupt(T, "source", format!("unknown source {s:?} (or receiver)"))),
+        }
+    }
+
     fn ack_from_row(&self, r: &SqliteRow) -> Result<Ack, StoreError> {
         let kind: String = self.get(r, "kind")?;
         let outcome: String = self.get(r, "outcome")?;
@@ -135,6 +152,7 @@ impl Store {
             kind,
             by: self.get(r, "by_whom")?,
             at: self.time(r, T, "at_ms")?,
+            source: self.ack_source(r)?,
         })
     }
 }
@@ -149,6 +167,7 @@ mod tests {
             kind,
             by: "ana".into(),
             at: at.parse().expect("ts"),
+            source: AckSource::Cli,
         }
     }
 
