@@ -131,6 +131,8 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Write a new key for signing web links to FILE (mode 0640; never overwrites).
+    GenKey { file: PathBuf },
     /// Run the real pipeline over a built-in demo incident; mails become .eml files.
     Demo {
         /// Directory for the demo's store and mails.
@@ -220,11 +222,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             by,
         } => {
             let kind = if reviewed {
-                records::AckWhat::Reviewed
+                crate::incident::ack::AckRequest::Reviewed
             } else if claimed {
-                records::AckWhat::Claimed { reference }
+                crate::incident::ack::AckRequest::Claimed { reference }
             } else {
-                records::AckWhat::NoClaim { reason }
+                crate::incident::ack::AckRequest::NoClaim { reason }
             };
             records::ack(&cli.config, &tracking_id, tenant.as_deref(), kind, by).await
         }
@@ -257,7 +259,37 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             OutboxAction::Dismiss { id, by } => outbox::dismiss(&cli.config, &id, by).await,
         },
         Command::Demo { out } => demo::demo(&out).await,
+        Command::GenKey { file } => gen_key(&file),
     }
+}
+
+/// `pirwatch gen-key FILE`: a new random key for `[web] key_file`, mode 0640, never over an
+/// existing file (that would break every link in mails already sent).
+fn gen_key(file: &Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key = crate::web::link::Keys::generate()
+        .map_err(|e| anyhow::anyhow!("no randomness from the system: {e}"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(file)
+        .with_context(|| {
+            format!(
+                "{}: cannot create (pirwatch never overwrites a key; to rotate, put a new key on \
+                 the first line of the file and keep the old one below it)",
+                file.display()
+            )
+        })?;
+    f.write_all(format!("{key}\n").as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "wrote a new web link key to {} (mode 0640); name it in [web] key_file",
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Who runs a command that records something: `--by`, else `$SUDO_USER`, else `$USER`.

@@ -8,24 +8,11 @@ use jiff::Timestamp;
 
 use super::{ExportFormat, load_config, open_store, open_store_to_read};
 use crate::incident::Incident;
-use crate::incident::ack::{Ack, AckKind, AckSource, PirStage};
+use crate::incident::ack::{AckKind, AckRequest, AckSource};
 use crate::incident::ids::encode_token;
 use crate::notify::render::Renderer;
 use crate::report::{self, IncidentRow};
 use crate::store::Store;
-
-/// What `pirwatch ack` records.
-#[derive(Debug, Clone)]
-pub(super) enum AckWhat {
-    /// The newest published PIR stage was read.
-    Reviewed,
-    Claimed {
-        reference: Option<String>,
-    },
-    NoClaim {
-        reason: Option<String>,
-    },
-}
 
 pub(super) async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
@@ -179,7 +166,7 @@ pub(super) async fn ack(
     path: &Path,
     tracking_id: &str,
     tenant: Option<&str>,
-    what: AckWhat,
+    what: AckRequest,
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
@@ -192,16 +179,11 @@ pub(super) async fn ack(
     }
     let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
-    let kind = match what {
-        // The newest published stage; before any PIR, every stage to come.
-        AckWhat::Reviewed => AckKind::Reviewed {
-            stage: i.pir.stage().unwrap_or(PirStage::Final),
-        },
-        AckWhat::Claimed { reference } => AckKind::Claimed { reference },
-        AckWhat::NoClaim { reason } => AckKind::NoClaim { reason },
-    };
     let by = super::who(by)?;
-    let what = match &kind {
+    let (ack, new) = store
+        .acknowledge(&i, what, &by, AckSource::Cli, Timestamp::now())
+        .await?;
+    let what = match &ack.kind {
         AckKind::Reviewed { stage } => format!("{} PIR reviewed", stage.word()),
         AckKind::Claimed { reference } => match reference {
             Some(r) => format!("SLA claim filed (support request {r})"),
@@ -209,18 +191,6 @@ pub(super) async fn ack(
         },
         AckKind::NoClaim { .. } => "no SLA claim".to_owned(),
     };
-    let record = Ack {
-        kind,
-        by: by.clone(),
-        at: Timestamp::now(),
-        source: AckSource::Cli,
-    };
-    let new = store.record_ack(&i.tenant, &i.tracking_id, &record).await?;
-    if let Some(reviewed) = record.review_implied(i.pir) {
-        store
-            .record_ack(&i.tenant, &i.tracking_id, &reviewed)
-            .await?;
-    }
     store.close().await;
     if new {
         println!(

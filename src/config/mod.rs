@@ -68,6 +68,11 @@ pub enum ConfigError {
         file: String,
         mode: u32,
     },
+    #[error("web.key_file: {file}: {source}")]
+    WebKey {
+        file: String,
+        source: crate::web::link::KeyError,
+    },
 }
 
 /// The resolved configuration.

@@ -59,6 +59,9 @@ impl Config {
         if let Some(f) = &self.smtp.password_file {
             self.read_secret("smtp.password_file", f)?;
         }
+        if self.web.is_some() {
+            self.web_keys()?;
+        }
         for (i, t) in self.tenants.iter().enumerate() {
             let key = |k: &str| format!("tenants[{i}].credential.{k}");
             match &t.config.credential {
@@ -87,6 +90,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The `[web]` HMAC keys, from `web.key_file`. `None` when `[web]` is absent.
+    pub fn web_keys(&self) -> Result<Option<crate::web::link::Keys>, ConfigError> {
+        use secrecy::ExposeSecret;
+        let Some(web) = &self.web else {
+            return Ok(None);
+        };
+        let text = self.read_secret("web.key_file", &web.key_file)?;
+        crate::web::link::Keys::parse(text.expose_secret())
+            .map(Some)
+            .map_err(|source| ConfigError::WebKey {
+                file: self.secret_path(&web.key_file).display().to_string(),
+                source,
+            })
     }
 
     /// Resolves a secret file name: absolute as is; relative in `$CREDENTIALS_DIRECTORY`

@@ -106,6 +106,32 @@ impl Ack {
     }
 }
 
+/// What a person says they did: the CLI's `ack` and the web form alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckRequest {
+    /// The newest PIR stage published was read (before any PIR: every stage to come).
+    Reviewed,
+    Claimed {
+        reference: Option<String>,
+    },
+    NoClaim {
+        reason: Option<String>,
+    },
+}
+
+impl AckRequest {
+    /// The acknowledgement it is for an incident whose PIR stands at `pir`.
+    pub fn kind(self, pir: PirState) -> AckKind {
+        match self {
+            Self::Reviewed => AckKind::Reviewed {
+                stage: pir.stage().unwrap_or(PirStage::Final),
+            },
+            Self::Claimed { reference } => AckKind::Claimed { reference },
+            Self::NoClaim { reason } => AckKind::NoClaim { reason },
+        }
+    }
+}
+
 /// How the claim was decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimDecision {

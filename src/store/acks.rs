@@ -8,8 +8,10 @@ use sqlx::sqlite::SqliteRow;
 
 use super::codec::ms;
 use super::{Store, StoreError};
-use crate::incident::TrackingId;
-use crate::incident::ack::{Ack, AckKind, AckSource, PirStage};
+use jiff::Timestamp;
+
+use crate::incident::ack::{Ack, AckKind, AckRequest, AckSource, PirStage};
+use crate::incident::{Incident, TrackingId};
 
 const T: &str = "acks";
 
@@ -28,6 +30,32 @@ fn columns(kind: &AckKind) -> (&'static str, &'static str, Option<&str>, Option<
 }
 
 impl Store {
+    /// Records what a person acknowledged about incident `i` — the one call behind `pirwatch
+    /// ack` and the web form. A filed claim also records the review of every PIR stage published
+    /// so far. Returns the acknowledgement and whether it changed anything (saying it twice
+    /// does not).
+    pub async fn acknowledge(
+        &self,
+        i: &Incident,
+        what: AckRequest,
+        by: &str,
+        source: AckSource,
+        at: Timestamp,
+    ) -> Result<(Ack, bool), StoreError> {
+        let ack = Ack {
+            kind: what.kind(i.pir),
+            by: by.to_owned(),
+            at,
+            source,
+        };
+        let new = self.record_ack(&i.tenant, &i.tracking_id, &ack).await?;
+        if let Some(reviewed) = ack.review_implied(i.pir) {
+            self.record_ack(&i.tenant, &i.tracking_id, &reviewed)
+                .await?;
+        }
+        Ok((ack, new))
+    }
+
     /// Records an acknowledgement. Returns false when the same one was already recorded.
     pub async fn record_ack(
         &self,

@@ -183,6 +183,94 @@ impl Keys {
     }
 }
 
+/// Makes the links mails and pages carry: signed, expiring `ttl` after they are made, under the
+/// public base URL.
+#[derive(Debug, Clone)]
+pub struct LinkMaker {
+    keys: Keys,
+    base: url::Url,
+    ttl: std::time::Duration,
+}
+
+/// The links about one incident, for one receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentLinks {
+    pub reviewed: String,
+    pub claimed: String,
+    pub no_claim: String,
+    /// The incident's page (its whole history), read-only.
+    pub incident: String,
+    /// The tenant's page of open follow-ups, read-only.
+    pub tenant: String,
+}
+
+impl LinkMaker {
+    pub fn new(keys: Keys, base: url::Url, ttl: std::time::Duration) -> Self {
+        Self { keys, base, ttl }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The URL of `path` segments under the base.
+    pub fn url(&self, segments: &[&str]) -> String {
+        let mut u = self.base.clone();
+        if let Ok(mut p) = u.path_segments_mut() {
+            p.pop_if_empty().extend(segments);
+        }
+        u.to_string()
+    }
+
+    fn expiry(&self, now: Timestamp) -> i64 {
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        now.as_second().saturating_add(ttl)
+    }
+
+    /// The token of a link made at `now`.
+    pub fn token(
+        &self,
+        tenant: &TenantName,
+        tracking_id: Option<&TrackingId>,
+        action: LinkAction,
+        receiver: &Receiver,
+        now: Timestamp,
+    ) -> String {
+        self.keys.sign(&Link {
+            tenant: tenant.clone(),
+            tracking_id: tracking_id.cloned(),
+            action,
+            receiver: receiver.clone(),
+            expires: self.expiry(now),
+        })
+    }
+
+    /// The read-only link to a tenant's page.
+    pub fn tenant_page(&self, tenant: &TenantName, receiver: &Receiver, now: Timestamp) -> String {
+        let t = self.token(tenant, None, LinkAction::View, receiver, now);
+        self.url(&["l", &t])
+    }
+
+    /// Every link about incident `id` of `tenant`, for a mail to `receiver`.
+    pub fn incident(
+        &self,
+        tenant: &TenantName,
+        id: &TrackingId,
+        receiver: &Receiver,
+        now: Timestamp,
+    ) -> IncidentLinks {
+        let act = |a| self.url(&["l", &self.token(tenant, Some(id), a, receiver, now)]);
+        let view = self.token(tenant, None, LinkAction::View, receiver, now);
+        IncidentLinks {
+            reviewed: act(LinkAction::Reviewed),
+            claimed: act(LinkAction::Claimed),
+            no_claim: act(LinkAction::NoClaim),
+            incident: self.url(&["l", &view, "i", id.as_str()]),
+            tenant: self.url(&["l", &view]),
+        }
+    }
+}
+
 fn hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
@@ -283,6 +371,39 @@ mod tests {
         // A link's signature is not a form token.
         let (_, sig) = a.split_once('.').expect("dot");
         assert!(!keys.form_token_ok(&a, sig));
+    }
+
+    #[test]
+    fn links_live_under_the_public_url_and_expire_after_the_ttl() {
+        let maker = LinkMaker::new(
+            Keys::parse(K1).expect("keys"),
+            "https://pirwatch.example.com/base".parse().expect("url"),
+            std::time::Duration::from_secs(3600),
+        );
+        let now = ts("2026-12-01T00:00:00Z");
+        let l = maker.incident(
+            &"contoso".into(),
+            &"BC_1/FXZ".into(),
+            &Receiver::TenantRecipients,
+            now,
+        );
+        assert!(
+            l.claimed
+                .starts_with("https://pirwatch.example.com/base/l/"),
+            "{}",
+            l.claimed
+        );
+        assert!(l.incident.ends_with("/i/BC_1%2FFXZ"), "{}", l.incident);
+        let token = l.claimed.rsplit('/').next().expect("token");
+        let link = maker.keys().verify(token, now).expect("valid");
+        assert_eq!(link.action, LinkAction::Claimed);
+        assert_eq!(link.expires, ts("2026-12-01T01:00:00Z").as_second());
+        assert!(
+            maker
+                .keys()
+                .verify(token, ts("2026-12-01T01:00:00Z"))
+                .is_err()
+        );
     }
 
     #[test]

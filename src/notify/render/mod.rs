@@ -62,6 +62,46 @@ impl Default for Renderer {
     }
 }
 
+/// The web listener's pages (`crate::web`), beside the mail templates so they share filters.
+const PAGES: [(&str, &str); 9] = [
+    (
+        "web/base.html",
+        include_str!("../../../templates/web/base.html"),
+    ),
+    (
+        "web/error.html",
+        include_str!("../../../templates/web/error.html"),
+    ),
+    (
+        "web/_facts.html",
+        include_str!("../../../templates/web/_facts.html"),
+    ),
+    (
+        "web/_buttons.html",
+        include_str!("../../../templates/web/_buttons.html"),
+    ),
+    (
+        "web/confirm.html",
+        include_str!("../../../templates/web/confirm.html"),
+    ),
+    (
+        "web/done.html",
+        include_str!("../../../templates/web/done.html"),
+    ),
+    (
+        "web/tenant.html",
+        include_str!("../../../templates/web/tenant.html"),
+    ),
+    (
+        "web/tenants.html",
+        include_str!("../../../templates/web/tenants.html"),
+    ),
+    (
+        "web/incident.html",
+        include_str!("../../../templates/web/incident.html"),
+    ),
+];
+
 const TEMPLATES: [(&str, &str); 15] = [
     (
         "_actions.txt",
@@ -125,7 +165,7 @@ impl Renderer {
             env.set_syntax(syntax);
         }
         env.add_filter("when", when);
-        for (name, source) in TEMPLATES {
+        for (name, source) in TEMPLATES.into_iter().chain(PAGES) {
             if let Err(e) = env.add_template(name, source) {
                 // The templates are compiled in and covered by tests; fail loudly if not.
                 panic!("built-in template {name} does not parse: {e}");
@@ -274,6 +314,16 @@ impl Renderer {
     /// [`crate::report`]).
     pub fn export_markdown(&self, vars: &minijinja::Value) -> Result<String, RenderError> {
         self.render("export.md", vars)
+    }
+
+    /// A web page (`web/….html`) with `vars`.
+    pub fn page(&self, name: &str, vars: &minijinja::Value) -> Result<String, RenderError> {
+        let template = PAGES
+            .iter()
+            .map(|(n, _)| *n)
+            .find(|n| *n == name)
+            .unwrap_or("web/error.html");
+        self.render(template, vars)
     }
 
     /// A mail's text and HTML parts, rendered from the templates `txt` and `html`.
