@@ -345,7 +345,22 @@ pub(crate) fn daemon_with(
         .context("building the HTTP client for Azure")?;
     let source = AzureSource::new(&config, http, None)
         .with_metrics(metrics.clone(), config.poll.request_timeout);
-    Ok(Daemon::new(config, store, Source::Azure(Box::new(source)), mailer).with_metrics(metrics))
+    let links = link_maker(&config)?;
+    Ok(
+        Daemon::new(config, store, Source::Azure(Box::new(source)), mailer)
+            .with_metrics(metrics)
+            .with_links(links),
+    )
+}
+
+/// With `[web]`: what makes the signed links in mails, from the key file.
+pub(crate) fn link_maker(config: &Config) -> anyhow::Result<Option<crate::web::link::LinkMaker>> {
+    let keys = config
+        .web_keys()
+        .map_err(|e| InvalidConfig(e.to_string()))?;
+    Ok(keys
+        .zip(config.web.as_ref())
+        .map(|(k, w)| crate::web::link::LinkMaker::new(k, w.public_url.clone(), w.link_ttl)))
 }
 
 /// Opens the store, refusing to let root create files the service user then cannot open.

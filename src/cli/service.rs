@@ -41,6 +41,24 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let mut live = None;
+    let web = match config.web.as_ref() {
+        Some(w) => {
+            let (tx, rx) = tokio::sync::watch::channel(web_live(&config)?);
+            live = Some(tx);
+            let state = crate::web::WebState {
+                live: rx,
+                store: store.clone(),
+                renderer: Arc::new(crate::notify::render::Renderer::new()),
+            };
+            Some(
+                crate::web::serve(w.listen, state, stop.clone())
+                    .await
+                    .with_context(|| format!("web.listen: cannot listen on {}", w.listen))?,
+            )
+        }
+        None => None,
+    };
     let mut daemon = daemon_with(config, store.clone(), metrics.clone())?;
     service::ready();
     service::spawn_watchdog(metrics.clone(), stop.clone());
@@ -55,14 +73,35 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         == daemon::RunEnd::Reload
     {
         daemon = reloaded(path, daemon, &store, &metrics);
+        // The pages follow the reloaded tenants, access rules and keys (not a new address).
+        if let Some(tx) = &live {
+            match web_live(daemon.config()) {
+                Ok(l) => {
+                    tx.send_replace(l);
+                }
+                Err(e) => tracing::error!("web pages keep the old configuration: {e:#}"),
+            }
+        }
     }
     service::stopping();
-    if let Some(h) = http {
+    for h in [http, web].into_iter().flatten() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), h).await;
     }
     store.close().await;
     tracing::info!("pirwatch stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the web pages run on: the config and its link keys.
+fn web_live(config: &Config) -> anyhow::Result<Arc<crate::web::Live>> {
+    let keys = config
+        .web_keys()
+        .map_err(|e| InvalidConfig(e.to_string()))?
+        .context("web.key_file: no keys")?;
+    Ok(Arc::new(crate::web::Live {
+        config: Arc::new(config.clone()),
+        keys,
+    }))
 }
 
 /// The daemon for the re-read config, or the old one when the new config is bad.
@@ -73,6 +112,9 @@ fn reloaded(path: &Path, old: Daemon, store: &Store, metrics: &Arc<Metrics>) -> 
         }
         if c.http.listen != old.config().http.listen {
             tracing::warn!("http.listen changed: takes effect at the next restart");
+        }
+        if c.web.as_ref().map(|w| w.listen) != old.config().web.as_ref().map(|w| w.listen) {
+            tracing::warn!("web.listen changed: takes effect at the next restart");
         }
         daemon_with(c, store.clone(), metrics.clone())
     });

@@ -73,6 +73,7 @@ impl Daemon {
             demo: source.is_demo(),
             retry_backoff: config.smtp.retry_backoff,
             ack_command: config.notify.ack_command.clone(),
+            links: None,
         };
         Self {
             config,
@@ -85,6 +86,12 @@ impl Daemon {
     }
 
     /// Records what the daemon does in `metrics` (shared with the HTTP listener).
+    /// Mails carry signed links to the web pages (`[web]`).
+    pub fn with_links(mut self, links: Option<crate::web::link::LinkMaker>) -> Self {
+        self.notifier.links = links;
+        self
+    }
+
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self

@@ -25,13 +25,18 @@ use crate::notify::render::Renderer;
 use crate::store::Store;
 use link::Keys;
 
-/// What the handlers read. The config follows reloads.
+/// What the handlers read. The config and the keys follow reloads.
 #[derive(Clone)]
 pub struct WebState {
-    pub config: watch::Receiver<Arc<Config>>,
+    pub live: watch::Receiver<Arc<Live>>,
     pub store: Store,
-    pub keys: Keys,
     pub renderer: Arc<Renderer>,
+}
+
+/// The config and the link keys in force: replaced together when the config is reloaded.
+pub struct Live {
+    pub config: Arc<Config>,
+    pub keys: Keys,
 }
 
 /// The stylesheet every page links (pages carry no inline style: the CSP forbids it).

@@ -51,7 +51,7 @@ impl FromRequestParts<WebState> for Viewer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, s: &WebState) -> Result<Self, Self::Rejection> {
-        let config = s.config.borrow().clone();
+        let config = s.live.borrow().config.clone();
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -81,14 +81,15 @@ struct Ctx {
 }
 
 fn ctx(s: &WebState) -> Result<Ctx, Refusal> {
-    let config = s.config.borrow().clone();
+    let live = s.live.borrow().clone();
+    let config = live.config.clone();
     let Some(web) = config.web.clone() else {
         return Err(Box::new(plain(
             StatusCode::NOT_FOUND,
             "the web pages are off",
         )));
     };
-    let maker = LinkMaker::new(s.keys.clone(), web.public_url.clone(), web.link_ttl);
+    let maker = LinkMaker::new(live.keys.clone(), web.public_url.clone(), web.link_ttl);
     Ok(Ctx { config, web, maker })
 }
 
@@ -144,8 +145,9 @@ fn link_refused(s: &WebState, c: &Ctx, e: &LinkError) -> Response {
 
 /// The verified link of `token`, or the page saying why not.
 fn verified(s: &WebState, c: &Ctx, token: &str, now: Timestamp) -> Result<Link, Refusal> {
-    let link = s
-        .keys
+    let link = c
+        .maker
+        .keys()
         .verify(token, now)
         .map_err(|e| Box::new(link_refused(s, c, &e)))?;
     if c.config.tenant(&link.tenant).is_none() {
@@ -262,7 +264,7 @@ async fn confirm(
         action => action_name(link.action),
         r => ser(&row),
         tz => zone(c, &link.tenant),
-        csrf => s.keys.form_token(token),
+        csrf => c.maker.keys().form_token(token),
         form => ser(form),
         problem => problem,
         incident_url => c.maker.url(&["l", &c.maker.token(&link.tenant, None, LinkAction::View, &link.receiver, now), "i", id.as_str()]),
@@ -380,7 +382,7 @@ pub(super) async fn link_post(
             "This link only shows pages.",
         );
     }
-    if cross_site(&headers, &c.web) || !s.keys.form_token_ok(&token, &form.form) {
+    if cross_site(&headers, &c.web) || !c.maker.keys().form_token_ok(&token, &form.form) {
         return error(
             &s,
             &c,

@@ -45,7 +45,20 @@ impl Notifier {
                 "its incident is no longer stored".into(),
             ));
         };
-        let ctx = self.context(tenant);
+        // Fresh signed links in every mail (with `[web]`): the incident's actions, and the
+        // tenant's page; a digest, about several incidents, links the page only.
+        let links = self
+            .links
+            .as_ref()
+            .filter(|_| d.kind != NoticeKind::Digest)
+            .map(|m| m.incident(&tenant.name, &first.tracking_id, &d.receiver, now));
+        let page = self
+            .links
+            .as_ref()
+            .map(|m| m.tenant_page(&tenant.name, &d.receiver, now));
+        let mut ctx = self.context(tenant);
+        ctx.links = links.as_ref();
+        ctx.tenant_page = page.as_deref();
         let tz = tenant.policy.calendar.timezone();
         let rendered = match d.kind {
             NoticeKind::Digest => {

@@ -96,6 +96,8 @@ pub struct Notifier {
     pub retry_backoff: Duration,
     /// How the reader runs pirwatch, for the commands mails print (`[notify] ack_command`).
     pub ack_command: String,
+    /// With `[web]`: makes the signed links mails carry.
+    pub links: Option<crate::web::link::LinkMaker>,
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
@@ -118,6 +120,8 @@ impl Notifier {
             claim_channel: tenant.config.claim_channel,
             support_plan: tenant.config.support_plan,
             ack_command: &self.ack_command,
+            links: None,
+            tenant_page: None,
         }
     }
 

@@ -48,6 +48,10 @@ pub struct MailContext<'a> {
     pub support_plan: SupportPlan,
     /// How the reader runs pirwatch (`[notify] ack_command`), for the commands mails print.
     pub ack_command: &'a str,
+    /// With `[web]`: the signed links about the mail's incident (buttons instead of commands).
+    pub links: Option<&'a crate::web::link::IncidentLinks>,
+    /// With `[web]`: the signed read-only link to the tenant's page of open follow-ups.
+    pub tenant_page: Option<&'a str>,
 }
 
 /// The template engine with pirwatch's templates loaded.
@@ -102,7 +106,11 @@ const PAGES: [(&str, &str); 9] = [
     ),
 ];
 
-const TEMPLATES: [(&str, &str); 15] = [
+const TEMPLATES: [(&str, &str); 16] = [
+    (
+        "_button.html",
+        include_str!("../../../templates/_button.html"),
+    ),
     (
         "_actions.txt",
         include_str!("../../../templates/_actions.txt"),
@@ -381,6 +389,8 @@ fn common(ctx: &MailContext<'_>) -> minijinja::Value {
         support_plan => ctx.support_plan.name(),
         severities => minijinja::Value::from(minijinja::value::Serde(ctx.support_plan.severities())),
         ack_command => ctx.ack_command,
+        links => minijinja::Value::from(minijinja::value::Serde(&ctx.links)),
+        tenant_page => ctx.tenant_page,
     }
 }
 
@@ -554,6 +564,8 @@ mod tests {
             claim_channel: ClaimChannel::Microsoft,
             support_plan: SupportPlan::Standard,
             ack_command: "sudo -u pirwatch pirwatch",
+            links: None,
+            tenant_page: None,
         }
     }
 
@@ -724,6 +736,80 @@ mod tests {
                 "{part}"
             );
         }
+    }
+
+    /// Issue 10: with `[web]`, every action is a link (a button in HTML), written out in the
+    /// text part, and the footer links the tenant's page; the commands are gone.
+    #[test]
+    fn with_web_links_actions_are_buttons_and_links() {
+        let tz = TimeZone::UTC;
+        let i = incident();
+        let r = Renderer::new();
+        let claim = claim_due("2026-05-24T08:00:00Z");
+        let links = crate::web::link::IncidentLinks {
+            reviewed: "https://p.example/l/R".into(),
+            claimed: "https://p.example/l/C".into(),
+            no_claim: "https://p.example/l/N".into(),
+            incident: "https://p.example/l/V/i/BC_1-FXZ".into(),
+            tenant: "https://p.example/l/V".into(),
+        };
+        let ctx = MailContext {
+            links: Some(&links),
+            tenant_page: Some("https://p.example/l/V"),
+            ..ctx(&tz)
+        };
+        let both = [
+            Action::FileClaim(claim.clone()),
+            every_action(&claim).remove(0),
+        ];
+        let m = r.reminder(&both, &i, Some(&claim), &ctx).expect("renders");
+        for url in [
+            "https://p.example/l/R",
+            "https://p.example/l/C",
+            "https://p.example/l/N",
+        ] {
+            assert!(m.text.contains(url), "{url} in {}", m.text);
+            // (The HTML escapes `/` as `&#x2f;`, which every reader decodes.)
+            let escaped = url.replace('/', "&#x2f;");
+            assert!(
+                m.html.contains(&format!("href=\"{escaped}\"")),
+                "{url} in {}",
+                m.html
+            );
+        }
+        assert!(
+            m.text.contains("All open follow-ups of contoso"),
+            "{}",
+            m.text
+        );
+        assert!(!m.text.contains("pirwatch ack"), "{}", m.text);
+        assert!(
+            m.html.contains("role=\"presentation\""),
+            "table buttons: {}",
+            m.html
+        );
+        // The claim's links appear once: in its action, not again in the claim section.
+        assert_eq!(
+            m.text.matches("https://p.example/l/C").count(),
+            1,
+            "{}",
+            m.text
+        );
+        let pir = r
+            .incident(NoticeKind::Pir, &i, &[], Some(&claim), &[], &ctx)
+            .expect("renders");
+        assert!(
+            pir.text
+                .contains("I reviewed the PIR: https://p.example/l/R"),
+            "{}",
+            pir.text
+        );
+        assert!(
+            pir.text
+                .contains("We filed the claim: https://p.example/l/C"),
+            "{}",
+            pir.text
+        );
     }
 
     /// The text part of every mail kind, as a reader sees it: a layout change shows as a diff
