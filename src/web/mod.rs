@@ -93,7 +93,15 @@ pub async fn serve(
     state: WebState,
     stop: CancellationToken,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(tokio::net::TcpListener::bind(addr).await?, state, stop)
+}
+
+/// Serves on a bound `listener` until `stop`.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: WebState,
+    stop: CancellationToken,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "web listener: signed links and follow-up pages");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -19,3 +19,4 @@ mod pipeline;
 mod properties;
 mod reshape;
 mod service;
+mod web;

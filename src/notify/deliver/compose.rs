@@ -56,7 +56,7 @@ impl Notifier {
             .links
             .as_ref()
             .map(|m| m.tenant_page(&tenant.name, &d.receiver, now));
-        let mut ctx = self.context(tenant);
+        let mut ctx = self.context(tenant, now);
         ctx.links = links.as_ref();
         ctx.tenant_page = page.as_deref();
         let tz = tenant.policy.calendar.timezone();

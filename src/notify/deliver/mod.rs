@@ -111,7 +111,7 @@ enum Composed {
 
 impl Notifier {
     /// The context every mail of `tenant` shares.
-    pub fn context<'a>(&'a self, tenant: &'a Tenant) -> MailContext<'a> {
+    pub fn context<'a>(&'a self, tenant: &'a Tenant, now: jiff::Timestamp) -> MailContext<'a> {
         MailContext {
             tenant: &tenant.name,
             timezone: tenant.policy.calendar.timezone(),
@@ -122,6 +122,7 @@ impl Notifier {
             ack_command: &self.ack_command,
             links: None,
             tenant_page: None,
+            now,
         }
     }
 

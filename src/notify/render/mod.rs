@@ -7,6 +7,7 @@
 use jiff::tz::TimeZone;
 use minijinja::Environment;
 
+mod layout;
 mod view;
 
 use view::{ActionView, IncidentView, view};
@@ -52,6 +53,8 @@ pub struct MailContext<'a> {
     pub links: Option<&'a crate::web::link::IncidentLinks>,
     /// With `[web]`: the signed read-only link to the tenant's page of open follow-ups.
     pub tenant_page: Option<&'a str>,
+    /// When the mail is sent: "today" on its timeline.
+    pub now: jiff::Timestamp,
 }
 
 /// The template engine with pirwatch's templates loaded.
@@ -106,7 +109,16 @@ const PAGES: [(&str, &str); 9] = [
     ),
 ];
 
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 19] = [
+    ("_mail.html", include_str!("../../../templates/_mail.html")),
+    (
+        "_timeline.txt",
+        include_str!("../../../templates/_timeline.txt"),
+    ),
+    (
+        "_timeline.html",
+        include_str!("../../../templates/_timeline.html"),
+    ),
     (
         "_button.html",
         include_str!("../../../templates/_button.html"),
@@ -196,8 +208,12 @@ impl Renderer {
     ) -> Result<Rendered, RenderError> {
         let view = view(incident, new_updates, claim, ctx.timezone);
         let subject = subject(kind, incident, ctx);
+        let band = layout::incident_band(kind, incident, claim, actions);
+        let timeline = layout::timeline(incident, claim, ctx.now, ctx.timezone);
         let actions: Vec<ActionView> = actions.iter().map(ActionView::of).collect();
         let vars = minijinja::context! {
+            band => minijinja::Value::from(minijinja::value::Serde(&band)),
+            timeline => minijinja::Value::from(minijinja::value::Serde(&timeline)),
             kind => kind.as_str(),
             subject => &subject,
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
@@ -224,8 +240,17 @@ impl Renderer {
             views.len(),
             if views.len() == 1 { "" } else { "s" }
         );
+        let band = layout::Band {
+            text: format!(
+                "{} recent incident{} with open follow-ups",
+                views.len(),
+                if views.len() == 1 { "" } else { "s" }
+            ),
+            color: "#0a5bd3",
+        };
         let vars = minijinja::context! {
             subject => &subject,
+            band => minijinja::Value::from(minijinja::value::Serde(&band)),
             incidents => minijinja::Value::from(minijinja::value::Serde(&views)),
             ..common(ctx)
         };
@@ -243,9 +268,13 @@ impl Renderer {
     ) -> Result<Rendered, RenderError> {
         let view = view(incident, &[], claim, ctx.timezone);
         let subject = reminder_subject(actions, incident, ctx);
+        let band = layout::reminder_band(actions, incident);
+        let timeline = layout::timeline(incident, claim, ctx.now, ctx.timezone);
         let actions: Vec<ActionView> = actions.iter().map(ActionView::of).collect();
         let vars = minijinja::context! {
             subject => &subject,
+            band => minijinja::Value::from(minijinja::value::Serde(&band)),
+            timeline => minijinja::Value::from(minijinja::value::Serde(&timeline)),
             i => minijinja::Value::from(minijinja::value::Serde(&view)),
             actions => minijinja::Value::from(minijinja::value::Serde(&actions)),
             ..common(ctx)
@@ -308,7 +337,13 @@ impl Renderer {
             ),
         };
         let subject = format!("[pirwatch] Needs attention: {what}");
+        let band = layout::Band {
+            text: format!("pirwatch needs attention: {what}"),
+            color: "#b42318",
+        };
         let vars = minijinja::context! {
+            band => minijinja::Value::from(minijinja::value::Serde(&band)),
+            font => "Segoe UI,Roboto,Helvetica,Arial,sans-serif",
             subject => &subject,
             what => &what,
             detail => &detail,
@@ -391,6 +426,7 @@ fn common(ctx: &MailContext<'_>) -> minijinja::Value {
         ack_command => ctx.ack_command,
         links => minijinja::Value::from(minijinja::value::Serde(&ctx.links)),
         tenant_page => ctx.tenant_page,
+        font => "Segoe UI,Roboto,Helvetica,Arial,sans-serif",
     }
 }
 
@@ -566,6 +602,7 @@ mod tests {
             ack_command: "sudo -u pirwatch pirwatch",
             links: None,
             tenant_page: None,
+            now: "2026-05-24T08:00:00Z".parse().expect("ts"),
         }
     }
 
@@ -810,6 +847,76 @@ mod tests {
             "{}",
             pir.text
         );
+    }
+
+    /// What Outlook and Gmail need, checked on every mail kind (they cannot run here): inline
+    /// styles only (no `<style>`, no classes), table layout, no SVG, no images, no scripts or
+    /// remote resources, a viewport for phones, and the header band first.
+    #[test]
+    fn every_mail_is_built_for_mail_clients() {
+        let tz = TimeZone::UTC;
+        let i = incident();
+        let r = Renderer::new();
+        let claim = claim_due("2026-05-24T08:00:00Z");
+        let links = crate::web::link::IncidentLinks {
+            reviewed: "https://p.example/l/R".into(),
+            claimed: "https://p.example/l/C".into(),
+            no_claim: "https://p.example/l/N".into(),
+            incident: "https://p.example/l/V/i/X".into(),
+            tenant: "https://p.example/l/V".into(),
+        };
+        let mut mails = Vec::new();
+        for with_links in [false, true] {
+            let ctx = MailContext {
+                links: with_links.then_some(&links),
+                tenant_page: with_links.then_some("https://p.example/l/V"),
+                ..ctx(&tz)
+            };
+            for kind in [
+                NoticeKind::New,
+                NoticeKind::Update,
+                NoticeKind::Resolved,
+                NoticeKind::Pir,
+                NoticeKind::FalsePositive,
+            ] {
+                mails.push(
+                    r.incident(kind, &i, &i.updates, Some(&claim), &[], &ctx)
+                        .expect("mail"),
+                );
+            }
+            for a in every_action(&claim) {
+                mails.push(r.reminder(&[a], &i, Some(&claim), &ctx).expect("reminder"));
+            }
+            mails.push(
+                r.digest(&[(&i, Some(claim.clone()))], &ctx)
+                    .expect("digest"),
+            );
+        }
+        let cause = crate::incident::notice::OperatorCause::CredentialFailing {
+            tenant: "contoso".into(),
+            since: "2026-05-24T08:00:00Z".parse().expect("ts"),
+            error: "AADSTS7000215".into(),
+        };
+        mails.push(r.operator(&cause).expect("operator"));
+        for m in &mails {
+            let h = m.html.to_ascii_lowercase();
+            for banned in [
+                "<style", "<svg", "<img", "<script", "<link", " class=", "<iframe",
+            ] {
+                assert!(
+                    !h.contains(banned),
+                    "{banned} in {}:\n{}",
+                    m.subject,
+                    m.html
+                );
+            }
+            assert!(h.contains("<meta name=\"viewport\""), "{}", m.subject);
+            assert!(
+                h.contains("role=\"presentation\""),
+                "table layout: {}",
+                m.subject
+            );
+        }
     }
 
     /// The text part of every mail kind, as a reader sees it: a layout change shows as a diff

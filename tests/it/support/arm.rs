@@ -113,6 +113,10 @@ impl FakeArm {
     pub fn break_scope(&self, scope: &str, f: Fault) {
         self.with(|s| s.broken.insert(scope.to_owned(), f));
     }
+    /// Undoes [`Self::break_scope`].
+    pub fn mend_scope(&self, scope: &str) {
+        self.with(|s| s.broken.remove(scope));
+    }
     pub fn foreign_next_link(&self, scope: &str) {
         self.with(|s| s.foreign_links.insert(scope.to_owned()));
     }

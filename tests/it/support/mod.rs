@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod arm;
+pub mod browser;
 pub mod smtp;
 pub mod token;
 
