@@ -46,6 +46,11 @@ impl World {
     /// Two tenants (contoso, fabrikam) that work every day around the clock and are reminded
     /// to review a PIR every day; the web listener on a port the test bound.
     async fn new() -> Self {
+        Self::with_web("").await
+    }
+
+    /// The same, with `extra` lines in `[web]` (e.g. the identity header and access rules).
+    async fn with_web(extra: &str) -> Self {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
         let sink = SmtpSink::start(env.path(), &SinkOptions::default());
@@ -74,7 +79,7 @@ impl World {
             "[state]\npath = \"{state}\"\n[smtp]\nhost = \"localhost\"\nport = {port}\n\
              security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n\
              [web]\nlisten = \"{addr}\"\npublic_url = \"{base}\"\nkey_file = \"web-key\"\n\
-             {contoso}{fabrikam}",
+             {extra}\n{contoso}{fabrikam}",
             state = env.state_path().display(),
             port = sink.port,
             contoso = tenant("contoso", "\"sub-a\""),
@@ -411,7 +416,7 @@ async fn refused_links_and_forms_are_clear_4xx_pages_that_change_nothing() {
     });
     let (status, body) = get(&format!("{}/l/{view}/i/FAB-1", w.base)).await;
     assert_eq!(status, 404, "{body}");
-    assert!(!body.contains("Fabrikam's own outage"), "{body}");
+    assert!(!body.contains("own outage"), "{body}");
     let (status, body) = get(&format!("{}/l/{view}", w.base)).await;
     assert_eq!(status, 200);
     assert!(
@@ -569,4 +574,99 @@ async fn every_mail_and_page_fits_1280_and_390_px() {
         "the page's buttons: {page}"
     );
     b.close().await;
+}
+
+async fn get_as(url: &str, user: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .header("x-forwarded-email", user)
+        .send()
+        .await
+        .expect("GET");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+/// Single sign-on through a reverse proxy: the identity header is trusted only from the
+/// configured proxies, and each identity sees only the tenants `[[web.access]]` grants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_people_see_only_the_tenants_granted_to_them() {
+    let access = "trusted_user_header = \"X-Forwarded-Email\"\ntrusted_proxies = [\"127.0.0.1\"]\n\
+                  [[web.access]]\nusers = [\"*@contoso.example\"]\ntenants = [\"contoso\"]\n\
+                  [[web.access]]\nusers = [\"desk@partner.example\"]\ntenants = [\"*\"]\n";
+    let w = World::with_web(access).await;
+    let now = Timestamp::now();
+    incident_with_a_pir_to_review(&w, now).await;
+    let contoso = format!("{}/tenants/contoso", w.base);
+    let fabrikam = format!("{}/tenants/fabrikam", w.base);
+    let (status, body) = get_as(&contoso, "Ana@Contoso.example").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Storage in West Europe") && body.contains("I reviewed the PIR"),
+        "{body}"
+    );
+    assert!(body.contains("signed in as Ana@Contoso.example"), "{body}");
+    let (status, body) = get_as(&fabrikam, "ana@contoso.example").await;
+    assert_eq!(
+        status, 403,
+        "a customer never sees another's incidents: {body}"
+    );
+    assert!(!body.contains("own outage"), "{body}");
+    let (status, body) = get_as(&format!("{contoso}/i/FAB-1"), "ana@contoso.example").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get_as(&fabrikam, "desk@partner.example").await;
+    assert_eq!(status, 200, "the partner desk sees all: {body}");
+    assert!(body.contains("own outage"), "{body}");
+    let (status, body) = get_as(&format!("{}/tenants", w.base), "desk@partner.example").await;
+    assert!(
+        status == 200 && body.contains("contoso") && body.contains("fabrikam"),
+        "{body}"
+    );
+    let (status, _) = get_as(&contoso, "eve@evil.example").await;
+    assert_eq!(status, 403);
+    let (status, _) = get(&contoso).await;
+    assert_eq!(status, 401, "no identity, no page");
+
+    // The same header from an address that is not a trusted proxy counts for nothing.
+    let untrusted = World::with_web(
+        "trusted_user_header = \"X-Forwarded-Email\"\ntrusted_proxies = [\"10.9.9.9\"]\n\
+         [[web.access]]\nusers = [\"*\"]\ntenants = [\"*\"]\n",
+    )
+    .await;
+    let (status, _) = get_as(
+        &format!("{}/tenants/contoso", untrusted.base),
+        "desk@partner.example",
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+/// `pirwatch gen-key` writes a key the config accepts, mode 0640, and never overwrites one.
+#[tokio::test]
+async fn gen_key_writes_a_usable_key_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let file = env.path().join("web-key");
+    let r = env
+        .pirwatch(&["gen-key", file.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mode = std::fs::metadata(&file)
+        .expect("written")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640);
+    let key = std::fs::read_to_string(&file).expect("read");
+    assert!(Keys::parse(&key).is_ok(), "{key}");
+    assert!(!r.stdout.contains(key.trim()), "the key is never printed");
+    let r = env
+        .pirwatch(&["gen-key", file.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("never overwrites"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        key,
+        "unchanged"
+    );
 }
