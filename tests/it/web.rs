@@ -670,3 +670,67 @@ async fn gen_key_writes_a_usable_key_and_never_overwrites() {
         "unchanged"
     );
 }
+
+/// `pirwatch run` serves the web listener beside the daemon, with the strict headers, and a bad
+/// key file stops it at start with the key named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pirwatch_run_serves_the_pages_and_refuses_a_bad_key() {
+    let env = Env::new();
+    let arm = FakeArm::start(TOKEN).await;
+    let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+    let mut setup = crate::support::Setup::new(&arm.base, sink.port);
+    setup.extra = "[web]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://localhost:8080\"\n\
+                   key_file = \"web-key\"\n"
+        .to_owned();
+    env.write_config(&setup);
+    crate::support::write_secret(&env.path().join("web-key"), "hunter2-secret\n");
+    let r = env.pirwatch(&["check-config"]).await;
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("web.key_file:") && r.stderr.contains("line 1"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("hunter2"),
+        "the file's content is never shown: {}",
+        r.stderr
+    );
+
+    let key = Keys::generate().expect("random");
+    crate::support::write_secret(&env.path().join("web-key"), &format!("{key}\n"));
+    let log_path = env.path().join("run.log");
+    let _child = env
+        .command(&["run"])
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(&log_path).expect("log"),
+        ))
+        .spawn()
+        .expect("spawn run");
+    let mut addr = None;
+    crate::support::wait_for("the web listener's address in the log", 20, || {
+        addr = std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("web listener"))
+            .find_map(|l| l.split("addr=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .map(str::to_owned);
+        addr.is_some()
+    })
+    .await;
+    let base = format!("http://{}", addr.expect("address"));
+    let r = reqwest::get(format!("{base}/style.css"))
+        .await
+        .expect("css");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers().get("content-security-policy").is_some());
+    let (status, body) = get(&format!("{base}/l/garbage")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("This link does not work"), "{body}");
+    let (status, _) = get(&format!("{base}/tenants")).await;
+    assert_eq!(
+        status, 401,
+        "no identity header configured: nobody is signed in"
+    );
+}
