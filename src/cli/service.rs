@@ -50,6 +50,7 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 live: rx,
                 store: store.clone(),
                 renderer: Arc::new(crate::notify::render::Renderer::new()),
+                clock: None,
             };
             Some(
                 crate::web::serve(w.listen, state, stop.clone())

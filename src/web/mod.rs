@@ -31,6 +31,15 @@ pub struct WebState {
     pub live: watch::Receiver<Arc<Live>>,
     pub store: Store,
     pub renderer: Arc<Renderer>,
+    /// A fixed clock (screenshots that do not churn); `None`: the real one.
+    pub clock: Option<jiff::Timestamp>,
+}
+
+impl WebState {
+    /// Now, by the state's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.unwrap_or_else(jiff::Timestamp::now)
+    }
 }
 
 /// The config and the link keys in force: replaced together when the config is reloaded.

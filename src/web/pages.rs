@@ -204,7 +204,7 @@ pub(super) async fn link_get(State(s): State<WebState>, Path(token): Path<String
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let now = Timestamp::now();
+    let now = s.now();
     let link = match verified(&s, &c, &token, now) {
         Ok(l) => l,
         Err(r) => return *r,
@@ -368,7 +368,7 @@ pub(super) async fn link_post(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let now = Timestamp::now();
+    let now = s.now();
     let link = match verified(&s, &c, &token, now) {
         Ok(l) => l,
         Err(r) => return *r,
@@ -588,7 +588,7 @@ pub(super) async fn link_incident(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let now = Timestamp::now();
+    let now = s.now();
     let link = match verified(&s, &c, &token, now) {
         Ok(l) => l,
         Err(r) => return *r,
@@ -688,7 +688,7 @@ pub(super) async fn sso_tenant(
         Err(r) => return *r,
     };
     let name = TenantName::from(tenant.as_str());
-    let now = Timestamp::now();
+    let now = s.now();
     tenant_page(
         &s,
         &c,
@@ -716,7 +716,7 @@ pub(super) async fn sso_incident(
     let name = TenantName::from(tenant.as_str());
     let id = TrackingId::from(tracking_id.as_str());
     let back = c.maker.url(&["tenants", &tenant]);
-    let now = Timestamp::now();
+    let now = s.now();
     incident_page(&s, &c, &name, &id, &Receiver::TenantRecipients, back, now).await
 }
 

@@ -51,11 +51,16 @@ impl World {
 
     /// The same, with `extra` lines in `[web]` (e.g. the identity header and access rules).
     async fn with_web(extra: &str) -> Self {
+        Self::build(extra, None, None).await
+    }
+
+    /// With a fixed `key` and a fixed `clock` for the pages (screenshots that do not churn).
+    async fn build(extra: &str, key: Option<&str>, clock: Option<Timestamp>) -> Self {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
         let sink = SmtpSink::start(env.path(), &SinkOptions::default());
         crate::support::write_secret(&env.path().join("secret"), "app-secret");
-        let key = Keys::generate().expect("random");
+        let key = key.map_or_else(|| Keys::generate().expect("random"), str::to_owned);
         crate::support::write_secret(&env.path().join("web-key"), &format!("{key}\n"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -114,6 +119,7 @@ impl World {
             live: rx,
             store,
             renderer: Arc::new(pirwatch::notify::render::Renderer::new()),
+            clock,
         };
         pirwatch::web::serve_on(listener, state, stop.clone()).expect("serve");
         std::mem::forget(_tx);
@@ -733,4 +739,74 @@ async fn pirwatch_run_serves_the_pages_and_refuses_a_bad_key() {
         status, 401,
         "no identity header configured: nobody is signed in"
     );
+}
+
+/// Screenshots for README (`scripts/screenshots` runs this): a claim reminder and the tenant's
+/// page, at 1280 and 390 px, with a fixed clock and key so the images do not churn. Writes to
+/// `$PIRWATCH_SCREENSHOTS` (ignored otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots; run by scripts/screenshots"]
+async fn screenshots() {
+    let Some(out) = std::env::var_os("PIRWATCH_SCREENSHOTS") else {
+        return;
+    };
+    let out = std::path::PathBuf::from(out);
+    std::fs::create_dir_all(&out).expect("screenshot dir");
+    let now = Timestamp::from_second(1_797_498_000).expect("Thu 2026-12-17 08:00 UTC");
+    let key = "5c1e7d0a9b3f4e2d8c6a1b0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807";
+    let w = World::build("", Some(key), Some(now)).await;
+    // An incident of early October: resolved with its Final PIR two days later, then left.
+    let start = Timestamp::from_second(1_791_187_200).expect("Mon 2026-10-05 08:00 UTC");
+    let ev = Ev::service_issue("7K2P-DQ8", "Connectivity issues - Virtual Machines - West Europe", start)
+        .update(start + h(1), "<p><b>Investigating.</b> A subset of customers using Virtual Machines in West Europe may experience connection failures.</p>", &[]);
+    w.arm.set_events("sub-a", vec![ev.clone().build()]);
+    w.cycle(start + h(2)).await;
+    let pir = ev.resolved(start + h(4)).update(
+        start + h(50),
+        "<h3>Post Incident Review (PIR)</h3><p><b>What happened?</b> A network configuration change in West Europe removed routes for part of one availability zone.</p><p><b>How are we making incidents like this less likely?</b> Topology-aware validation; slower zone-by-zone rollout.</p>",
+        &["Final PIR"],
+    );
+    w.arm.set_events("sub-a", vec![pir.build()]);
+    w.cycle(start + h(51)).await;
+    w.cycle(now).await;
+    let mails = w.mails();
+    let claim = mails
+        .iter()
+        .find(|m| m.subject.contains("SLA claim for Azure incident 7K2P-DQ8"))
+        .expect("the claim reminder");
+    let html = w.env.path().join("claim-reminder.html");
+    std::fs::write(&html, &claim.html).expect("write");
+    let tenant_page = claim
+        .text
+        .lines()
+        .skip_while(|l| !l.starts_with("All open follow-ups of contoso"))
+        .nth(1)
+        .expect("the tenant page link")
+        .trim()
+        .to_owned();
+    let confirm = link_after(claim, "We filed the claim:");
+    let shots = [
+        ("claim-reminder", format!("file://{}", html.display())),
+        ("follow-ups-page", tenant_page),
+        ("confirm-claim", confirm),
+    ];
+    let b = Browser::start(1280, 900).await;
+    for (name, url) in &shots {
+        for width in [1280u32, 390] {
+            b.viewport(width, 900).await;
+            b.client.goto(url).await.expect("open");
+            let height = b
+                .client
+                .execute("return document.documentElement.scrollHeight", vec![])
+                .await
+                .expect("height")
+                .as_u64()
+                .expect("a number");
+            let height = u32::try_from(height).unwrap_or(4000).min(4000);
+            b.viewport(width, height).await;
+            let png = b.client.screenshot().await.expect("screenshot");
+            std::fs::write(out.join(format!("{name}-{width}.png")), png).expect("write png");
+        }
+    }
+    b.close().await;
 }
