@@ -199,7 +199,47 @@ pub(super) async fn not_found(State(s): State<WebState>) -> Response {
 }
 
 /// GET of a link: the tenant's page, or an action's confirmation page. Changes nothing.
-pub(super) async fn link_get(State(s): State<WebState>, Path(token): Path<String>) -> Response {
+/// The cookie that remembers the name a person typed, to fill the next form in (a convenience
+/// on their own device; what is recorded is always what the form sends).
+const NAME_COOKIE: &str = "pirwatch_by";
+
+/// The name remembered in the request's cookie.
+fn remembered_name(headers: &HeaderMap) -> String {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == NAME_COOKIE)
+        .and_then(|(_, v)| {
+            url::form_urlencoded::parse(format!("n={v}").as_bytes())
+                .next()
+                .map(|(_, n)| n.into_owned())
+        })
+        .filter(|n| n.chars().count() <= MAX_BY && !n.chars().any(char::is_control))
+        .unwrap_or_default()
+}
+
+/// The `Set-Cookie` that remembers `name` for a year, on this site only.
+fn remember_name(name: &str, web: &Web) -> Option<axum::http::HeaderValue> {
+    let value: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let secure = if web.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    axum::http::HeaderValue::from_str(&format!(
+        "{NAME_COOKIE}={value}; Path=/; Max-Age=31536000; SameSite=Strict; HttpOnly{secure}"
+    ))
+    .ok()
+}
+
+pub(super) async fn link_get(
+    State(s): State<WebState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let c = match ctx(&s) {
         Ok(c) => c,
         Err(r) => return *r,
@@ -222,7 +262,13 @@ pub(super) async fn link_get(State(s): State<WebState>, Path(token): Path<String
             )
             .await
         }
-        _ => confirm(&s, &c, &link, &token, &AckForm::default(), None, now).await,
+        _ => {
+            let form = AckForm {
+                by: remembered_name(&headers),
+                ..AckForm::default()
+            };
+            confirm(&s, &c, &link, &token, &form, None, now).await
+        }
     }
 }
 
@@ -456,7 +502,12 @@ pub(super) async fn link_post(
         incident_title => &incident.title,
         tenant_url => c.maker.tenant_page(&link.tenant, &link.receiver, now),
     };
-    page(&s, &c, StatusCode::OK, "web/done.html", vars)
+    let mut res = page(&s, &c, StatusCode::OK, "web/done.html", vars);
+    if let Some(cookie) = remember_name(&ack.by, &c.web) {
+        res.headers_mut()
+            .insert(axum::http::header::SET_COOKIE, cookie);
+    }
+    res
 }
 
 /// A tenant's page of open follow-ups. `view_token` (a link's) makes the incident links;
@@ -565,7 +616,9 @@ async fn incident_page(
             }
         })
         .collect();
+    let timeline = timeline_of(s, c, tenant, id, now).await;
     let vars = minijinja::context! {
+        timeline => ser(&timeline),
         title => format!("{}: {}", record.row.tracking_id, record.row.title),
         r => ser(&record.row),
         summary => record.summary.as_deref().map(crate::notify::render::sanitize),
@@ -577,6 +630,30 @@ async fn incident_page(
         back => back,
     };
     page(s, c, StatusCode::OK, "web/incident.html", vars)
+}
+
+/// The incident's timeline strip, as its mails show it.
+async fn timeline_of(
+    s: &WebState,
+    c: &Ctx,
+    tenant: &TenantName,
+    id: &TrackingId,
+    now: Timestamp,
+) -> Vec<crate::notify::render::layout::TimelineStep> {
+    let Some(t) = c.config.tenant(tenant) else {
+        return Vec::new();
+    };
+    let (Ok(Some(i)), Ok(acks)) = (
+        s.store.incident(tenant, id).await,
+        s.store.acks(tenant, id).await,
+    ) else {
+        return Vec::new();
+    };
+    let acks = crate::incident::ack::Acks::from_records(&acks);
+    let tz = t.policy.calendar.timezone();
+    let f = crate::followup::assess(&i, &acks, &Default::default(), &t.policy, now);
+    let claim = crate::followup::actions::ClaimDue::of(&f.claim, now, tz);
+    crate::notify::render::layout::timeline(&i, claim.as_ref(), now, tz)
 }
 
 /// GET of an incident page under a tenant's read-only link: that tenant's incidents only.
@@ -755,6 +832,33 @@ mod tests {
         assert!(ok(LinkAction::NoClaim, &form("Ana", "", &"x".repeat(501))).is_err());
         assert!(ok(LinkAction::Reviewed, &form("A\u{7}na", "", "")).is_err());
         assert!(ok(LinkAction::View, &form("Ana", "", "")).is_err());
+    }
+
+    #[test]
+    fn the_name_is_remembered_and_read_back_safely() {
+        let web = crate::config::web::Web {
+            listen: "127.0.0.1:8080".parse().expect("addr"),
+            public_url: "https://pirwatch.example.com".parse().expect("url"),
+            key_file: "k".into(),
+            link_ttl: std::time::Duration::from_secs(3600),
+            identity: None,
+            access: Vec::new(),
+        };
+        let cookie = remember_name("Zoë O'Brien; x=1", &web).expect("cookie");
+        let c = cookie.to_str().expect("ascii");
+        assert!(
+            c.starts_with("pirwatch_by=Zo%C3%AB+O%27Brien%3B+x%3D1;"),
+            "{c}"
+        );
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
+        let mut h = HeaderMap::new();
+        let pair = c.split(';').next().expect("pair");
+        h.insert(
+            axum::http::header::COOKIE,
+            axum::http::HeaderValue::from_str(&format!("other=1; {pair}")).expect("header"),
+        );
+        assert_eq!(remembered_name(&h), "Zoë O'Brien; x=1");
+        assert_eq!(remembered_name(&HeaderMap::new()), "");
     }
 
     #[test]

@@ -288,6 +288,45 @@ async fn a_reviewer_acknowledges_from_the_mail_in_a_real_browser() {
         "{later:#?}"
     );
 
+    // The next form on this device knows the name: two taps and one field to record a claim.
+    let mails = w.mails();
+    let pir_mail = mails
+        .iter()
+        .find(|m| m.subject.contains("PIR published"))
+        .expect("the PIR mail");
+    b.client
+        .goto(&link_after(pir_mail, "We filed the claim:"))
+        .await
+        .expect("open");
+    let name = b
+        .client
+        .find(Locator::Id("by"))
+        .await
+        .expect("name field")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(name.as_deref(), Some("Ana Example"));
+    b.client
+        .find(Locator::Id("reference"))
+        .await
+        .expect("reference field")
+        .send_keys("2612170040001")
+        .await
+        .expect("type");
+    b.client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    let done = b.text().await;
+    assert!(
+        done.contains("SLA claim filed, recorded for Ana Example"),
+        "{done}"
+    );
+
     // `show` lists who acknowledged, when and from where.
     let record = pirwatch::report::record(w.daemon.store(), &w.config, "contoso", "WEB-1", now)
         .await
@@ -575,6 +614,11 @@ async fn every_mail_and_page_fits_1280_and_390_px() {
     }
     let page = get(&tenant_page).await.1;
     assert!(page.contains("Storage in West Europe"), "{page}");
+    let incident = get(&format!("{tenant_page}/i/WEB-1")).await.1;
+    assert!(
+        incident.contains("class=\"timeline\"") && incident.contains("Final PIR: a storage"),
+        "{incident}"
+    );
     assert!(
         page.contains("I reviewed the PIR"),
         "the page's buttons: {page}"

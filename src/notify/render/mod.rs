@@ -7,7 +7,7 @@
 use jiff::tz::TimeZone;
 use minijinja::Environment;
 
-mod layout;
+pub mod layout;
 mod view;
 
 use view::{ActionView, IncidentView, view};
