@@ -149,8 +149,8 @@ impl Planner<'_> {
     /// Plans the follow-ups due at `now`: folded into an incident mail this poll already
     /// plans for the incident (`notices`), else one follow-up mail per incident listing every
     /// action due — but at most one a day: an incident whose last follow-up goes out on the
-    /// same local day waits for the next (its reminders stay due). Returns how many follow-up
-    /// mails it added.
+    /// same local day — or that this poll's first-poll digest lists — waits for the next (its
+    /// reminders stay due). Returns how many follow-up mails it added.
     pub fn follow_ups(&self, notices: &mut Vec<Notice>, due: &[Due], now: Timestamp) -> usize {
         let out = self.working_time(now);
         let day = self.policy.calendar.date_of(out);
@@ -165,10 +165,14 @@ impl Planner<'_> {
                 n.follow_ups.extend(keys);
                 continue;
             }
+            // Listed in this poll's first-poll digest: that is today's mail about it.
+            let digested = notices
+                .iter()
+                .any(|n| n.kind == NoticeKind::Digest && n.incidents.contains(&d.incident));
             let today = d
                 .last_follow_up
                 .is_some_and(|t| self.policy.calendar.date_of(t) >= day);
-            if today {
+            if today || digested {
                 continue;
             }
             let key = self.ids.follow_up(self.tenant, &d.incident, day);
@@ -515,12 +519,25 @@ mod tests {
                 kind,
                 NoticeKind::New | NoticeKind::Update | NoticeKind::Resolved | NoticeKind::Pir
             );
-            assert_eq!(
-                (added, n.len(), n[0].follow_ups.len()),
-                if folds { (0, 1, 1) } else { (1, 2, 0) },
-                "{kind:?}"
-            );
+            let want = match kind {
+                _ if folds => (0, 1, 1),
+                // Listed in the digest: that is today's mail about it.
+                NoticeKind::Digest => (0, 1, 0),
+                _ => (1, 2, 0),
+            };
+            assert_eq!((added, n.len(), n[0].follow_ups.len()), want, "{kind:?}");
         }
+        // Listed in this poll's digest: no second mail today.
+        let mut n = vec![planner.notice(
+            "d".into(),
+            NoticeKind::Digest,
+            vec!["Y".into(), "X".into()],
+            now,
+        )];
+        assert_eq!(
+            planner.follow_ups(&mut n, &[due("X", &[CLAIM], None)], now),
+            0
+        );
         // Another incident's mail does not carry it.
         let mut n = vec![planner.notice("k".into(), NoticeKind::New, vec!["Y".into()], now)];
         assert_eq!(
