@@ -85,19 +85,33 @@ impl<'a> KeyLocator<'a> {
         }
     }
 
-    /// An error about `key`, placed at the key's line.
+    /// An error about `key`, placed at the key's line. A tenant's key it does not set itself
+    /// is placed at `[tenant_defaults]`, where its value came from, and named so.
     pub(super) fn key_error(&self, key: &KeyPath, message: String) -> ConfigError {
-        let offset = self
-            .root
-            .as_ref()
-            .and_then(|r| span_of(r.get_ref(), &key.0))
-            .unwrap_or(0);
+        let root = self.root.as_ref().map(toml::Spanned::get_ref);
+        let from_defaults = match (root, key.0.as_slice()) {
+            (Some(r), [Segment::Key(t), Segment::Index(_), rest @ ..])
+                if t == "tenants" && !rest.is_empty() && exact_span_of(r, &key.0).is_none() =>
+            {
+                let mut path = vec![Segment::Key("tenant_defaults".into())];
+                path.extend(rest.iter().cloned());
+                exact_span_of(r, &path).map(|o| (o, KeyPath(path)))
+            }
+            _ => None,
+        };
+        let (offset, shown) = match from_defaults {
+            Some((o, path)) => (o, format!("{path} (for {key})")),
+            None => (
+                root.and_then(|r| span_of(r, &key.0)).unwrap_or(0),
+                key.to_string(),
+            ),
+        };
         let (line, column) = self.line_col(offset);
         ConfigError::Invalid {
             path: self.name.to_owned(),
             line,
             column,
-            key: key.to_string(),
+            key: shown,
             message,
         }
     }
@@ -145,6 +159,29 @@ fn span_of(table: &toml::de::DeTable<'_>, path: &[Segment]) -> Option<usize> {
         return Some(key.span().start);
     }
     span_in_value(value, rest).or(Some(key.span().start))
+}
+
+/// The span of exactly `path`, or `None` when some part of it is missing.
+fn exact_span_of(table: &toml::de::DeTable<'_>, path: &[Segment]) -> Option<usize> {
+    let (Segment::Key(first), rest) = path.split_first()? else {
+        return None;
+    };
+    let (key, value) = table.iter().find(|(k, _)| k.get_ref() == first)?;
+    if rest.is_empty() {
+        return Some(key.span().start);
+    }
+    match (value.get_ref(), rest.first()?) {
+        (DeValue::Table(t), Segment::Key(_)) => exact_span_of(t, rest),
+        (DeValue::Array(items), Segment::Index(i)) => {
+            let item = items.get(*i)?;
+            match (item.get_ref(), &rest[1..]) {
+                (_, []) => Some(item.span().start),
+                (DeValue::Table(t), more) => exact_span_of(t, more),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn span_in_value(value: &toml::Spanned<DeValue<'_>>, path: &[Segment]) -> Option<usize> {

@@ -9,6 +9,7 @@
 //! a default silently: a value that cannot be resolved is an error.
 
 mod de;
+mod defaults;
 mod locate;
 pub mod schema;
 mod secrets;
@@ -138,8 +139,12 @@ impl Config {
 
     /// Parses, validates and resolves `text`; `name` is the file name used in errors.
     pub fn parse(text: &str, name: &str) -> Result<Self, ConfigError> {
+        use serde::Deserialize;
         let locator = locate::KeyLocator::new(text, name);
-        let file: schema::ConfigFile = toml::from_str(text).map_err(|e| locator.serde_error(&e))?;
+        let root = toml::de::DeTable::parse(text).map_err(|e| locator.serde_error(&e))?;
+        let root = defaults::apply(root).map_err(|(key, m)| locator.key_error(&key, m))?;
+        let file = schema::ConfigFile::deserialize(toml::de::Deserializer::from(root))
+            .map_err(|e| locator.serde_error(&e))?;
         validate::resolve(file).map_err(|(key, message)| locator.key_error(&key, message))
     }
 

@@ -440,3 +440,48 @@ fn the_ack_command_is_one_line() {
         "{e}"
     );
 }
+
+/// Issue 11: `[tenant_defaults]` holds any per-tenant key; errors in a default name the line of
+/// the default, and the tenant it was for.
+#[test]
+fn tenant_defaults_apply_to_every_tenant_and_errors_name_their_line() {
+    let tenant = |name: &str, extra: &str| {
+        format!(
+            "[[tenants]]\nname = \"{name}\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\n\
+             subscriptions = [\"s\"]\nrecipients = [\"a@b.example\"]\n{extra}"
+        )
+    };
+    let head = "[smtp]\nhost = \"localhost\"\nfrom = \"p@example.com\"\n\
+                [tenant_defaults]\ntimezone = \"Asia/Tokyo\"\nclaim_margin_days = 2\n\
+                [tenant_defaults.credential]\nkind = \"azure_cli\"\n";
+    let text = format!(
+        "{head}{}{}",
+        tenant("a", ""),
+        tenant("b", "timezone = \"UTC\"\n")
+    );
+    let c = Config::parse(&text, "config.toml").expect("valid");
+    assert_eq!(
+        c.tenants[0].policy.calendar.timezone().iana_name(),
+        Some("Asia/Tokyo")
+    );
+    assert_eq!(
+        c.tenants[1].policy.calendar.timezone().iana_name(),
+        Some("UTC")
+    );
+    assert_eq!(c.tenants[1].policy.claim.margin_days, 2);
+    // A bad default: its own line.
+    let bad = text.replace("claim_margin_days = 2", "claim_margin_days = 45");
+    let e = Config::parse(&bad, "config.toml")
+        .expect_err("invalid")
+        .to_string();
+    assert!(
+        e.starts_with("config.toml:6:1: tenant_defaults.claim_margin_days (for tenants[0].claim_margin_days): must be at most 30"),
+        "{e}"
+    );
+    let bad = text.replace("\"Asia/Tokyo\"", "\"Mars/Base\"");
+    let e = Config::parse(&bad, "config.toml")
+        .expect_err("invalid")
+        .to_string();
+    assert!(e.starts_with("config.toml:5:"), "{e}");
+    assert!(e.contains("tenant_defaults.timezone"), "{e}");
+}
