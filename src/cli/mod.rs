@@ -308,6 +308,9 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
     config
         .check_secrets()
         .map_err(|e| InvalidConfig(format!("{}: {e}", path.display())))?;
+    config
+        .renderer()
+        .map_err(|e| InvalidConfig(format!("{}: {e}", path.display())))?;
     Ok(config)
 }
 
@@ -346,10 +349,14 @@ pub(crate) fn daemon_with(
     let source = AzureSource::new(&config, http, None)
         .with_metrics(metrics.clone(), config.poll.request_timeout);
     let links = link_maker(&config)?;
+    let renderer = config
+        .renderer()
+        .map_err(|e| InvalidConfig(e.to_string()))?;
     Ok(
         Daemon::new(config, store, Source::Azure(Box::new(source)), mailer)
             .with_metrics(metrics)
-            .with_links(links),
+            .with_links(links)
+            .with_renderer(renderer),
     )
 }
 

@@ -10,7 +10,6 @@ use super::{ExportFormat, load_config, open_store, open_store_to_read};
 use crate::incident::Incident;
 use crate::incident::ack::{AckKind, AckRequest, AckSource};
 use crate::incident::ids::encode_token;
-use crate::notify::render::Renderer;
 use crate::report::{self, IncidentRow};
 use crate::store::Store;
 
@@ -227,7 +226,7 @@ pub(super) async fn show(
             .tenant(&i.tenant)
             .map_or(&utc, |t| t.policy.calendar.timezone());
         let how = report::Presentation::Show { tz };
-        print!("{}", report::markdown(&Renderer::new(), &record, how)?);
+        print!("{}", report::markdown(&config.renderer()?, &record, how)?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -242,7 +241,7 @@ pub(super) async fn export(
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = open_store_to_read(&config).await?;
-    let renderer = Renderer::new();
+    let renderer = config.renderer()?;
     let now = Timestamp::now();
     let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {
         Ok(match format {

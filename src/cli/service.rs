@@ -49,7 +49,11 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
             let state = crate::web::WebState {
                 live: rx,
                 store: store.clone(),
-                renderer: Arc::new(crate::notify::render::Renderer::new()),
+                renderer: Arc::new(
+                    config
+                        .renderer()
+                        .map_err(|e| InvalidConfig(e.to_string()))?,
+                ),
                 clock: None,
             };
             Some(

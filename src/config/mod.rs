@@ -108,6 +108,8 @@ pub struct Notify {
     pub operator_alert_after: std::time::Duration,
     /// How the team runs pirwatch's CLI, for the commands mails print.
     pub ack_command: String,
+    /// Templates overriding the built-in ones (relative: beside the config file).
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// One `[[tenants]]` entry with everything derived from it built once.
@@ -146,6 +148,17 @@ impl Config {
         let file = schema::ConfigFile::deserialize(toml::de::Deserializer::from(root))
             .map_err(|e| locator.serde_error(&e))?;
         validate::resolve(file).map_err(|(key, message)| locator.key_error(&key, message))
+    }
+
+    /// The template engine: the built-in templates, with `[notify] templates_dir` in their
+    /// place, each override checked by rendering every mail kind once.
+    pub fn renderer(
+        &self,
+    ) -> Result<crate::notify::render::Renderer, crate::notify::render::TemplateError> {
+        match &self.notify.templates_dir {
+            Some(d) => crate::notify::render::Renderer::with_overrides(&self.dir.join(d)),
+            None => Ok(crate::notify::render::Renderer::new()),
+        }
     }
 
     /// The tenant called `name`.

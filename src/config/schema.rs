@@ -255,6 +255,8 @@ pub struct NotifyConfig {
     /// start with it (e.g. `kubectl exec deploy/pirwatch -- pirwatch` in Kubernetes).
     #[serde(default = "default_ack_command")]
     pub ack_command: String,
+    /// A directory of templates overriding the built-in ones of the same names.
+    pub templates_dir: Option<PathBuf>,
 }
 
 fn default_ack_command() -> String {
@@ -272,6 +274,7 @@ impl Default for NotifyConfig {
             operators: Vec::new(),
             operator_alert_after: default_operator_alert_after(),
             ack_command: default_ack_command(),
+            templates_dir: None,
         }
     }
 }

@@ -57,6 +57,7 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
             operators: file.notify.operators,
             operator_alert_after: file.notify.operator_alert_after,
             ack_command: file.notify.ack_command,
+            templates_dir: file.notify.templates_dir,
         },
         http: file.http,
         web,

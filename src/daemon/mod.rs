@@ -85,13 +85,19 @@ impl Daemon {
         }
     }
 
-    /// Records what the daemon does in `metrics` (shared with the HTTP listener).
+    /// Mails rendered by `renderer` (with the config's template overrides).
+    pub fn with_renderer(mut self, renderer: Renderer) -> Self {
+        self.notifier.renderer = renderer;
+        self
+    }
+
     /// Mails carry signed links to the web pages (`[web]`).
     pub fn with_links(mut self, links: Option<crate::web::link::LinkMaker>) -> Self {
         self.notifier.links = links;
         self
     }
 
+    /// Records what the daemon does in `metrics` (shared with the HTTP listener).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self

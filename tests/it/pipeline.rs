@@ -669,3 +669,53 @@ async fn check_config_online_tries_every_credential_and_the_smtp_login() {
     );
     assert!(!r.stdout.contains("wrong-pw") && !r.stderr.contains("wrong-pw"));
 }
+
+/// Issue 11: a template override replaces the built-in one in what is sent; a broken one is a
+/// config error in `check-config` and at start, naming the file — never a failure at send time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_overrides_are_used_and_a_broken_one_is_refused_at_start() {
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
+    let dir = env.path().join("templates");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("incident.txt"),
+        "Our own words about {{ i.tracking_id }} for {{ tenant }}.\n",
+    )
+    .expect("write");
+    setup.extra = "[notify]\ntemplates_dir = \"templates\"\n".to_owned();
+    env.write_config(&setup);
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("TPL-1", "x", hours_ago(1)).build()],
+    );
+    let r = env.pirwatch(&["check-config"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = sink.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        m[0].text.trim(),
+        "Our own words about TPL-1 for contoso.",
+        "{}\n{}",
+        std::fs::read_to_string(env.config_path()).unwrap_or_default(),
+        r.stderr
+    );
+    assert!(m[0].html.contains("TPL-1"), "the built-in HTML part stays");
+
+    std::fs::write(dir.join("reminder.html"), "{{ i.nope.deeper }}").expect("write");
+    for cmd in [&["check-config"][..], &["once"]] {
+        let r = env.pirwatch(cmd).await;
+        assert_eq!(r.code, 78, "{cmd:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("notify.templates_dir:") && r.stderr.contains("reminder.html"),
+            "{}",
+            r.stderr
+        );
+    }
+}

@@ -8,6 +8,7 @@ use jiff::tz::TimeZone;
 use minijinja::Environment;
 
 pub mod layout;
+pub mod sample;
 mod view;
 
 use view::{ActionView, IncidentView, view};
@@ -55,6 +56,17 @@ pub struct MailContext<'a> {
     pub tenant_page: Option<&'a str>,
     /// When the mail is sent: "today" on its timeline.
     pub now: jiff::Timestamp,
+}
+
+/// A template override that cannot be used: a config error at start and in `check-config`.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("notify.templates_dir: cannot read {dir}: {source}")]
+    Dir { dir: String, source: std::io::Error },
+    #[error("notify.templates_dir: {file} is not one of pirwatch's templates (they are: {known})")]
+    Unknown { file: String, known: String },
+    #[error("notify.templates_dir: {file}: {message}")]
+    Broken { file: String, message: String },
 }
 
 /// The template engine with pirwatch's templates loaded.
@@ -192,6 +204,63 @@ impl Renderer {
             }
         }
         Self { env }
+    }
+
+    /// The built-in templates, with those in `dir` (files named as the built-in ones) in their
+    /// place. Every mail kind is then rendered once from sample data, so a broken override is
+    /// an error now — at start and in `check-config` — never at 3 a.m.
+    pub fn with_overrides(dir: &std::path::Path) -> Result<Self, TemplateError> {
+        let mut r = Self::new();
+        let entries = std::fs::read_dir(dir).map_err(|source| TemplateError::Dir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        let mut names: Vec<String> = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|source| TemplateError::Dir {
+                    dir: dir.display().to_string(),
+                    source,
+                })?
+                .path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if name.starts_with('.') || path.is_dir() {
+                continue;
+            }
+            let Some((known, _)) = TEMPLATES
+                .iter()
+                .chain(PAGES.iter())
+                .find(|(n, _)| *n == name)
+            else {
+                let known: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+                return Err(TemplateError::Unknown {
+                    file: path.display().to_string(),
+                    known: known.join(", "),
+                });
+            };
+            let source = std::fs::read_to_string(&path).map_err(|source| TemplateError::Dir {
+                dir: path.display().to_string(),
+                source,
+            })?;
+            r.env
+                .add_template_owned(*known, source)
+                .map_err(|e| TemplateError::Broken {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            names.push(path.display().to_string());
+        }
+        if let Err(e) = sample::render_every_kind(&r) {
+            return Err(TemplateError::Broken {
+                file: names.join(", "),
+                message: e.to_string(),
+            });
+        }
+        Ok(r)
     }
 
     /// The mail about one incident. `new_updates` are the updates this mail reports; `claim`

@@ -1,0 +1,186 @@
+//! Sample data every mail kind is rendered from once when template overrides are loaded, so a
+//! broken override is a config error at start, not a failure at 3 a.m. (`pirwatch check-config`
+//! runs it too).
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::{MailContext, RenderError, Renderer};
+use crate::followup::ClaimStatus;
+use crate::followup::actions::{Action, ClaimDue};
+use crate::followup::claim::{ClaimChannel, ClaimPolicy, claim_of};
+use crate::followup::support::SupportPlan;
+use crate::incident::ack::PirStage;
+use crate::incident::notice::OperatorCause;
+use crate::incident::{EventType, ImpactedRegion, Incident, NoticeKind, PirState, Update};
+use crate::web::link::IncidentLinks;
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// A resolved service issue with a Final PIR.
+pub fn incident() -> Incident {
+    let start = at("2026-10-05T08:00:00Z");
+    Incident {
+        tenant: "contoso".into(),
+        tracking_id: "SAMPLE-1".into(),
+        event_type: EventType::ServiceIssue,
+        status: "Resolved".into(),
+        title: "Connectivity issues - Virtual Machines - West Europe".into(),
+        summary: Some("<p>A subset of customers saw connection failures.</p>".into()),
+        description: None,
+        article: None,
+        level: Some("Warning".into()),
+        impact_start: Some(start),
+        mitigated_at: Some(at("2026-10-05T12:00:00Z")),
+        last_update: Some(at("2026-10-07T10:00:00Z")),
+        pir: PirState::Final,
+        pir_seen: Some(at("2026-10-07T10:00:00Z")),
+        false_positive: false,
+        impacts: vec![ImpactedRegion {
+            service: "Virtual Machines".into(),
+            region: "West Europe".into(),
+            status: "Resolved".into(),
+            subscriptions: BTreeSet::new(),
+        }],
+        subscriptions: ["00000000-0000-0000-0000-000000000001".to_owned()].into(),
+        updates: vec![Update {
+            published: at("2026-10-07T10:00:00Z"),
+            summary: "<p><b>Final PIR.</b> A network change removed routes.</p>".into(),
+            tags: ["Final PIR".to_owned()].into(),
+            service: "Virtual Machines".into(),
+            region: "West Europe".into(),
+        }],
+        first_seen: start,
+        sensitive: false,
+        details_unavailable: false,
+        announced: true,
+    }
+}
+
+/// Renders every mail kind, with and without web links, from the sample incident.
+pub fn render_every_kind(r: &Renderer) -> Result<(), RenderError> {
+    let i = incident();
+    let now = at("2026-12-17T08:00:00Z");
+    let tz = TimeZone::UTC;
+    let claim = claim_of(&i, &ClaimPolicy::default())
+        .and_then(|d| ClaimDue::of(&ClaimStatus::Open(d), now, &tz));
+    let links = IncidentLinks {
+        reviewed: "https://pirwatch.example.com/l/r".into(),
+        claimed: "https://pirwatch.example.com/l/c".into(),
+        no_claim: "https://pirwatch.example.com/l/n".into(),
+        incident: "https://pirwatch.example.com/l/v/i/SAMPLE-1".into(),
+        tenant: "https://pirwatch.example.com/l/v".into(),
+    };
+    let mut actions = vec![
+        Action::ReviewPir {
+            stage: PirStage::Final,
+            reminder: 2,
+        },
+        Action::RecordClaimDecision {
+            closed_on: jiff::civil::date(2026, 12, 31),
+        },
+        Action::RequestPir,
+    ];
+    if let Some(c) = &claim {
+        actions.insert(0, Action::FileClaim(c.clone()));
+    }
+    for with_links in [false, true] {
+        let ctx = MailContext {
+            tenant: "contoso",
+            timezone: &tz,
+            portal_url: "https://portal.azure.com/#view/Microsoft_Azure_Health/AzureHealthBrowseBlade",
+            demo: false,
+            claim_channel: ClaimChannel::Microsoft,
+            support_plan: SupportPlan::Standard,
+            ack_command: "sudo -u pirwatch pirwatch",
+            links: with_links.then_some(&links),
+            tenant_page: with_links.then_some("https://pirwatch.example.com/l/v"),
+            now,
+        };
+        for kind in [
+            NoticeKind::New,
+            NoticeKind::Update,
+            NoticeKind::Resolved,
+            NoticeKind::Pir,
+            NoticeKind::FalsePositive,
+        ] {
+            r.incident(kind, &i, &i.updates, claim.as_ref(), &actions, &ctx)?;
+        }
+        for a in &actions {
+            r.reminder(std::slice::from_ref(a), &i, claim.as_ref(), &ctx)?;
+        }
+        r.reminder(&actions, &i, claim.as_ref(), &ctx)?;
+        r.digest(&[(&i, claim.clone())], &ctx)?;
+    }
+    r.operator(&OperatorCause::CredentialFailing {
+        tenant: "contoso".into(),
+        since: now,
+        error: "sign-in failed".into(),
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_templates_render_every_kind() {
+        render_every_kind(&Renderer::new()).expect("renders");
+    }
+
+    #[test]
+    fn overrides_replace_built_ins_and_a_broken_one_is_refused_now() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("reminder.txt"),
+            "Custom reminder for {{ tenant }}: {{ band.text }}\n",
+        )
+        .expect("write");
+        let r = Renderer::with_overrides(dir.path()).expect("valid");
+        let i = incident();
+        let tz = TimeZone::UTC;
+        let ctx = MailContext {
+            tenant: "contoso",
+            timezone: &tz,
+            portal_url: "https://portal.azure.com",
+            demo: false,
+            claim_channel: ClaimChannel::Microsoft,
+            support_plan: SupportPlan::Standard,
+            ack_command: "pirwatch",
+            links: None,
+            tenant_page: None,
+            now: at("2026-12-17T08:00:00Z"),
+        };
+        let m = r
+            .reminder(&[Action::RequestPir], &i, None, &ctx)
+            .expect("renders");
+        assert!(
+            m.text
+                .starts_with("Custom reminder for contoso: No PIR yet"),
+            "{}",
+            m.text
+        );
+        // A syntax error, an unknown variable, an unknown file: each refused with its file.
+        let cases = [
+            ("incident.txt", "{% if %}", "incident.txt"),
+            ("digest.html", "{{ no_such_variable.x }}", "digest.html"),
+            ("mystery.txt", "x", "is not one of pirwatch's templates"),
+        ];
+        for (file, text, want) in cases {
+            let dir = tempfile::tempdir().expect("dir");
+            std::fs::write(dir.path().join(file), text).expect("write");
+            let e = Renderer::with_overrides(dir.path())
+                .expect_err("refused")
+                .to_string();
+            assert!(
+                e.starts_with("notify.templates_dir:") && e.contains(want),
+                "{e}"
+            );
+        }
+    }
+}
