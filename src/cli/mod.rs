@@ -5,6 +5,7 @@
 
 mod demo;
 mod outbox;
+mod preview;
 mod records;
 mod service;
 
@@ -131,6 +132,21 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Render what a receiver would get about an incident now, without sending it.
+    Preview {
+        tracking_id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, value_enum, default_value = "new")]
+        kind: PreviewKind,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PreviewFormat,
+    },
+    /// Send one test mail with the [smtp] settings, to check them end to end.
+    SendTestEmail {
+        #[arg(long)]
+        to: String,
+    },
     /// Write a new key for signing web links to FILE (mode 0640; never overwrites).
     GenKey { file: PathBuf },
     /// Run the real pipeline over a built-in demo incident; mails become .eml files.
@@ -161,6 +177,26 @@ pub enum OutboxAction {
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+/// Which mail `pirwatch preview` renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreviewKind {
+    New,
+    Update,
+    Resolved,
+    Pir,
+    FalsePositive,
+    Reminder,
+    Digest,
+}
+
+/// How `pirwatch preview` prints the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreviewFormat {
+    Text,
+    Html,
+    Json,
 }
 
 /// The format of `pirwatch export`.
@@ -260,6 +296,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Demo { out } => demo::demo(&out).await,
         Command::GenKey { file } => gen_key(&file),
+        Command::Preview {
+            tracking_id,
+            tenant,
+            kind,
+            format,
+        } => preview::preview(&cli.config, &tracking_id, tenant.as_deref(), kind, format).await,
+        Command::SendTestEmail { to } => preview::send_test_email(&cli.config, &to).await,
     }
 }
 

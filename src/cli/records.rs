@@ -132,7 +132,7 @@ fn print_incident_table(rows: &[IncidentRow], config: &crate::config::Config) {
 }
 
 /// Finds the one incident a tracking id (and optional tenant) names.
-async fn resolve(
+pub(super) async fn resolve(
     store: &Store,
     tracking_id: &str,
     tenant: Option<&str>,

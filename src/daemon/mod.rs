@@ -85,6 +85,22 @@ impl Daemon {
         }
     }
 
+    /// What delivering `d` at `now` would send, without sending it (`pirwatch preview`).
+    pub async fn preview(
+        &self,
+        d: &crate::store::QueuedDelivery,
+        now: Timestamp,
+    ) -> Result<crate::notify::deliver::Composed, StoreError> {
+        self.notifier
+            .compose(&self.store, &self.config, d, now)
+            .await
+    }
+
+    /// The Message-ID scheme of this daemon's mails.
+    pub fn ids(&self) -> &MessageIds {
+        &self.ids
+    }
+
     /// Mails rendered by `renderer` (with the config's template overrides).
     pub fn with_renderer(mut self, renderer: Renderer) -> Self {
         self.notifier.renderer = renderer;

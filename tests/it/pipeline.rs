@@ -719,3 +719,69 @@ async fn template_overrides_are_used_and_a_broken_one_is_refused_at_start() {
         );
     }
 }
+
+/// Issue 11: `preview` renders what a receiver would get, from the store as it is, and sends
+/// nothing; `send-test-email` checks the SMTP settings end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_sends_nothing_and_send_test_email_reaches_the_server() {
+    let World { env, arm, sink, .. } = World::started().await;
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("PRV-1", "Preview me", hours_ago(1)).build()],
+    );
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sink.messages().len(), 1);
+    let r = env.pirwatch(&["preview", "prv-1"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("To: Incident Team <incidents@contoso.example>"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Subject: [pirwatch/contoso] Azure incident PRV-1: Preview me"),
+        "{}",
+        r.stdout
+    );
+    let r = env
+        .pirwatch(&["preview", "PRV-1", "--kind", "update", "--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert!(
+        v["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("Update on Azure incident PRV-1"))
+    );
+    assert!(
+        v["html"]
+            .as_str()
+            .is_some_and(|h| h.contains("<!DOCTYPE html>"))
+    );
+    let r = env
+        .pirwatch(&["preview", "PRV-1", "--kind", "reminder"])
+        .await;
+    assert_eq!(r.code, 1, "nothing is due yet: {}", r.stdout);
+    assert!(r.stderr.contains("nothing would be sent"), "{}", r.stderr);
+    assert_eq!(sink.messages().len(), 1, "preview sent nothing");
+
+    let r = env
+        .pirwatch(&["send-test-email", "--to", "me@contoso.example"])
+        .await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("me@contoso.example: accepted"),
+        "{}",
+        r.stdout
+    );
+    crate::support::wait_for("the test mail", 10, || sink.messages().len() == 2).await;
+    let m = sink.messages();
+    assert!(
+        m.iter().any(
+            |x| x.subject == "[pirwatch] Test mail" && x.rcpt_to.contains("me@contoso.example")
+        )
+    );
+}

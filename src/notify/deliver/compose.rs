@@ -19,8 +19,9 @@ use crate::notify::ics;
 use crate::store::{QueuedDelivery, Store, StoreError};
 
 impl Notifier {
-    /// Renders a delivery from the store's state at `now`.
-    pub(super) async fn compose(
+    /// Renders a delivery from the store's state at `now` (`pirwatch preview` shows the result
+    /// without sending it).
+    pub async fn compose(
         &self,
         store: &Store,
         config: &Config,

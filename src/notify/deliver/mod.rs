@@ -101,7 +101,8 @@ pub struct Notifier {
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
-enum Composed {
+#[derive(Debug)]
+pub enum Composed {
     Mail(Box<OutgoingMail>),
     /// No longer true; the reason.
     Superseded(String),
