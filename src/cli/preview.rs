@@ -141,7 +141,10 @@ pub(super) async fn send_test_email(path: &Path, to: &str) -> anyhow::Result<Exi
         html: format!("<p>{}</p>", ammonia::clean_text(&mail.text)),
         ..mail
     };
-    match mailer.send(&mail, std::slice::from_ref(&mailbox.email)).await {
+    match mailer
+        .send(&mail, std::slice::from_ref(&mailbox.email))
+        .await
+    {
         Ok(outcomes) => {
             let mut ok = true;
             for (address, outcome) in outcomes {

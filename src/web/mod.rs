@@ -6,8 +6,10 @@
 //! person does. Every page sends a strict Content-Security-Policy, loads nothing from elsewhere
 //! and works without JavaScript.
 
+mod form;
 pub mod link;
 mod pages;
+mod signin;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,11 +87,11 @@ pub fn router(state: WebState) -> axum::Router {
         )
         .route("/l/{token}", get(pages::link_get).post(pages::link_post))
         .route("/l/{token}/i/{tracking_id}", get(pages::link_incident))
-        .route("/tenants", get(pages::sso_tenants))
-        .route("/tenants/{tenant}", get(pages::sso_tenant))
+        .route("/tenants", get(signin::sso_tenants))
+        .route("/tenants/{tenant}", get(signin::sso_tenant))
         .route(
             "/tenants/{tenant}/i/{tracking_id}",
-            get(pages::sso_incident),
+            get(signin::sso_incident),
         )
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(security_headers))

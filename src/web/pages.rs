@@ -1,86 +1,38 @@
 //! The pages: a signed link's confirmation page (GET shows, POST records), the tenant's page of
 //! open follow-ups, an incident's whole history, and the same pages for people signed in
-//! through a reverse proxy. Every refusal is a clear page with a 4xx status that changes nothing.
+//! through a reverse proxy (`signin`). Every refusal is a clear page with a 4xx status that
+//! changes nothing.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use jiff::Timestamp;
 use minijinja::Value;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::WebState;
+use super::form::{AckForm, cross_site, remember_name, remembered_name, request_of};
 use super::link::{IncidentLinks, Link, LinkAction, LinkError, LinkMaker};
 use crate::config::Config;
 use crate::config::web::Web;
-use crate::incident::ack::{AckRequest, AckSource};
+use crate::incident::ack::AckSource;
 use crate::incident::notice::Receiver;
 use crate::incident::{TenantName, TrackingId};
 use crate::report::{self, IncidentRow};
 
-/// The longest name, support request number and reason a form takes.
-const MAX_BY: usize = 100;
-const MAX_REFERENCE: usize = 64;
-const MAX_REASON: usize = 500;
-
-/// The fields of a confirmation form.
-#[derive(Debug, Default, Deserialize, Serialize)]
-pub(super) struct AckForm {
-    /// The CSRF token bound to the link.
-    #[serde(default)]
-    form: String,
-    #[serde(default)]
-    by: String,
-    #[serde(default)]
-    reference: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// Who is asking: the peer's address and, from a trusted proxy, the signed-in user.
-pub(super) struct Viewer {
-    user: Option<String>,
-}
-
-impl FromRequestParts<WebState> for Viewer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, s: &WebState) -> Result<Self, Self::Rejection> {
-        let config = s.live.borrow().config.clone();
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let user = config
-            .web
-            .as_ref()
-            .and_then(|w| w.identity.as_ref())
-            .filter(|id| peer.is_some_and(|p| id.proxies.contains(&p)))
-            .and_then(|id| parts.headers.get(id.name.as_str()))
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned);
-        Ok(Self { user })
-    }
-}
-
 /// A page refusing the request (boxed: a response is large).
-type Refusal = Box<Response>;
+pub(super) type Refusal = Box<Response>;
 
 /// What every page's template needs.
-struct Ctx {
-    config: Arc<Config>,
-    web: Web,
-    maker: LinkMaker,
+pub(super) struct Ctx {
+    pub(super) config: Arc<Config>,
+    pub(super) web: Web,
+    pub(super) maker: LinkMaker,
 }
 
-fn ctx(s: &WebState) -> Result<Ctx, Refusal> {
+pub(super) fn ctx(s: &WebState) -> Result<Ctx, Refusal> {
     let live = s.live.borrow().clone();
     let config = live.config.clone();
     let Some(web) = config.web.clone() else {
@@ -103,7 +55,13 @@ fn plain(status: StatusCode, text: &str) -> Response {
 }
 
 /// A page from `template` with `vars` and what every page shows.
-fn page(s: &WebState, c: &Ctx, status: StatusCode, template: &str, vars: Value) -> Response {
+pub(super) fn page(
+    s: &WebState,
+    c: &Ctx,
+    status: StatusCode,
+    template: &str,
+    vars: Value,
+) -> Response {
     let base = minijinja::context! {
         base => c.web.public_url.as_str().trim_end_matches('/'),
         stylesheet => c.maker.url(&["style.css"]),
@@ -121,7 +79,13 @@ fn page(s: &WebState, c: &Ctx, status: StatusCode, template: &str, vars: Value) 
     }
 }
 
-fn error(s: &WebState, c: &Ctx, status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn error(
+    s: &WebState,
+    c: &Ctx,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
     let vars = minijinja::context! { title => title, message => message };
     page(s, c, status, "web/error.html", vars)
 }
@@ -196,43 +160,6 @@ pub(super) async fn not_found(State(s): State<WebState>) -> Response {
         ),
         Err(r) => *r,
     }
-}
-
-/// GET of a link: the tenant's page, or an action's confirmation page. Changes nothing.
-/// The cookie that remembers the name a person typed, to fill the next form in (a convenience
-/// on their own device; what is recorded is always what the form sends).
-const NAME_COOKIE: &str = "pirwatch_by";
-
-/// The name remembered in the request's cookie.
-fn remembered_name(headers: &HeaderMap) -> String {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == NAME_COOKIE)
-        .and_then(|(_, v)| {
-            url::form_urlencoded::parse(format!("n={v}").as_bytes())
-                .next()
-                .map(|(_, n)| n.into_owned())
-        })
-        .filter(|n| n.chars().count() <= MAX_BY && !n.chars().any(char::is_control))
-        .unwrap_or_default()
-}
-
-/// The `Set-Cookie` that remembers `name` for a year, on this site only.
-fn remember_name(name: &str, web: &Web) -> Option<axum::http::HeaderValue> {
-    let value: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-    let secure = if web.public_url.scheme() == "https" {
-        "; Secure"
-    } else {
-        ""
-    };
-    axum::http::HeaderValue::from_str(&format!(
-        "{NAME_COOKIE}={value}; Path=/; Max-Age=31536000; SameSite=Strict; HttpOnly{secure}"
-    ))
-    .ok()
 }
 
 pub(super) async fn link_get(
@@ -353,56 +280,6 @@ async fn row_of(
     }
 }
 
-/// True when the browser says the form came from another site.
-fn cross_site(headers: &HeaderMap, web: &Web) -> bool {
-    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if site.is_some_and(|v| v != "same-origin" && v != "none") {
-        return true;
-    }
-    let origin = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    let ours = web.public_url.origin().ascii_serialization();
-    origin.is_some_and(|o| o != "null" && o != ours)
-}
-
-/// What the form asks for, checked: the request, or what is wrong with it.
-fn request_of(action: LinkAction, form: &AckForm) -> Result<(AckRequest, String), &'static str> {
-    let clean = |s: &str| s.trim().to_owned();
-    let by = clean(&form.by);
-    if by.is_empty() {
-        return Err("Type your name: it is recorded as who did this.");
-    }
-    if by.chars().count() > MAX_BY || by.chars().any(char::is_control) {
-        return Err("The name is too long or holds control characters.");
-    }
-    let request = match action {
-        LinkAction::Reviewed => AckRequest::Reviewed,
-        LinkAction::Claimed => {
-            let r = clean(&form.reference);
-            if r.is_empty() {
-                return Err("Type the support request number of the claim.");
-            }
-            if r.chars().count() > MAX_REFERENCE || r.chars().any(char::is_control) {
-                return Err("The support request number is too long.");
-            }
-            AckRequest::Claimed { reference: Some(r) }
-        }
-        LinkAction::NoClaim => {
-            let r = clean(&form.reason);
-            if r.is_empty() {
-                return Err("Say why no claim will be filed.");
-            }
-            if r.chars().count() > MAX_REASON {
-                return Err("The reason is too long.");
-            }
-            AckRequest::NoClaim { reason: Some(r) }
-        }
-        LinkAction::View => return Err("This link records nothing."),
-    };
-    Ok((request, by))
-}
-
 /// POST of an action link: records the acknowledgement, exactly as `pirwatch ack` does.
 pub(super) async fn link_post(
     State(s): State<WebState>,
@@ -512,7 +389,7 @@ pub(super) async fn link_post(
 
 /// A tenant's page of open follow-ups. `view_token` (a link's) makes the incident links;
 /// `user` (signed in through the proxy) is named on the page.
-async fn tenant_page(
+pub(super) async fn tenant_page(
     s: &WebState,
     c: &Ctx,
     tenant: &TenantName,
@@ -573,7 +450,7 @@ async fn tenant_page(
 }
 
 /// An incident's page: its whole stored history.
-async fn incident_page(
+pub(super) async fn incident_page(
     s: &WebState,
     c: &Ctx,
     tenant: &TenantName,
@@ -682,211 +559,4 @@ pub(super) async fn link_incident(
     let back = c.maker.url(&["l", &token]);
     let id = TrackingId::from(tracking_id.as_str());
     incident_page(&s, &c, &link.tenant, &id, &link.receiver, back, now).await
-}
-
-/// The tenants a signed-in user may see, or the page saying why none.
-fn sso_tenants_of(
-    s: &WebState,
-    c: &Ctx,
-    viewer: &Viewer,
-) -> Result<(String, Vec<String>), Refusal> {
-    let Some(user) = &viewer.user else {
-        return Err(Box::new(error(
-            s,
-            c,
-            StatusCode::UNAUTHORIZED,
-            "Sign in first",
-            "These pages are reached through your organisation's sign-in proxy, or through the \
-             link in one of pirwatch's mails.",
-        )));
-    };
-    let all: Vec<String> = c
-        .config
-        .tenants
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    let granted = match c.web.tenants_of(user) {
-        None => all,
-        Some(names) => names.into_iter().filter(|n| all.contains(n)).collect(),
-    };
-    Ok((user.clone(), granted))
-}
-
-pub(super) async fn sso_tenants(State(s): State<WebState>, viewer: Viewer) -> Response {
-    let c = match ctx(&s) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let (user, tenants) = match sso_tenants_of(&s, &c, &viewer) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let links: Vec<Value> = tenants
-        .iter()
-        .map(|t| minijinja::context! { name => t, url => c.maker.url(&["tenants", t]) })
-        .collect();
-    let vars = minijinja::context! { title => "Tenants", user => user, tenants => links };
-    page(&s, &c, StatusCode::OK, "web/tenants.html", vars)
-}
-
-/// A tenant the signed-in user may see, or the refusal.
-fn sso_tenant_allowed(
-    s: &WebState,
-    c: &Ctx,
-    viewer: &Viewer,
-    tenant: &str,
-) -> Result<String, Refusal> {
-    let (user, tenants) = sso_tenants_of(s, c, viewer)?;
-    if tenants.iter().any(|t| t == tenant) {
-        Ok(user)
-    } else {
-        Err(Box::new(error(
-            s,
-            c,
-            StatusCode::FORBIDDEN,
-            "Not yours to see",
-            "Your sign-in does not grant this tenant ([[web.access]] in pirwatch's config).",
-        )))
-    }
-}
-
-pub(super) async fn sso_tenant(
-    State(s): State<WebState>,
-    viewer: Viewer,
-    Path(tenant): Path<String>,
-) -> Response {
-    let c = match ctx(&s) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let user = match sso_tenant_allowed(&s, &c, &viewer, &tenant) {
-        Ok(u) => u,
-        Err(r) => return *r,
-    };
-    let name = TenantName::from(tenant.as_str());
-    let now = s.now();
-    tenant_page(
-        &s,
-        &c,
-        &name,
-        &Receiver::TenantRecipients,
-        None,
-        Some(&user),
-        now,
-    )
-    .await
-}
-
-pub(super) async fn sso_incident(
-    State(s): State<WebState>,
-    viewer: Viewer,
-    Path((tenant, tracking_id)): Path<(String, String)>,
-) -> Response {
-    let c = match ctx(&s) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    if let Err(r) = sso_tenant_allowed(&s, &c, &viewer, &tenant) {
-        return *r;
-    }
-    let name = TenantName::from(tenant.as_str());
-    let id = TrackingId::from(tracking_id.as_str());
-    let back = c.maker.url(&["tenants", &tenant]);
-    let now = s.now();
-    incident_page(&s, &c, &name, &id, &Receiver::TenantRecipients, back, now).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn form(by: &str, reference: &str, reason: &str) -> AckForm {
-        AckForm {
-            form: String::new(),
-            by: by.into(),
-            reference: reference.into(),
-            reason: reason.into(),
-        }
-    }
-
-    #[test]
-    fn a_form_asks_for_what_its_action_needs() {
-        let ok = request_of;
-        assert_eq!(
-            ok(LinkAction::Reviewed, &form(" Ana ", "", "")),
-            Ok((AckRequest::Reviewed, "Ana".into()))
-        );
-        assert!(ok(LinkAction::Reviewed, &form("  ", "", "")).is_err());
-        assert!(ok(LinkAction::Claimed, &form("Ana", "", "")).is_err());
-        assert_eq!(
-            ok(LinkAction::Claimed, &form("Ana", " 2612010040001 ", "")),
-            Ok((
-                AckRequest::Claimed {
-                    reference: Some("2612010040001".into())
-                },
-                "Ana".into()
-            ))
-        );
-        assert!(ok(LinkAction::NoClaim, &form("Ana", "", "")).is_err());
-        assert!(ok(LinkAction::NoClaim, &form("Ana", "", &"x".repeat(501))).is_err());
-        assert!(ok(LinkAction::Reviewed, &form("A\u{7}na", "", "")).is_err());
-        assert!(ok(LinkAction::View, &form("Ana", "", "")).is_err());
-    }
-
-    #[test]
-    fn the_name_is_remembered_and_read_back_safely() {
-        let web = crate::config::web::Web {
-            listen: "127.0.0.1:8080".parse().expect("addr"),
-            public_url: "https://pirwatch.example.com".parse().expect("url"),
-            key_file: "k".into(),
-            link_ttl: std::time::Duration::from_secs(3600),
-            identity: None,
-            access: Vec::new(),
-        };
-        let cookie = remember_name("Zoë O'Brien; x=1", &web).expect("cookie");
-        let c = cookie.to_str().expect("ascii");
-        assert!(
-            c.starts_with("pirwatch_by=Zo%C3%AB+O%27Brien%3B+x%3D1;"),
-            "{c}"
-        );
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
-        let mut h = HeaderMap::new();
-        let pair = c.split(';').next().expect("pair");
-        h.insert(
-            axum::http::header::COOKIE,
-            axum::http::HeaderValue::from_str(&format!("other=1; {pair}")).expect("header"),
-        );
-        assert_eq!(remembered_name(&h), "Zoë O'Brien; x=1");
-        assert_eq!(remembered_name(&HeaderMap::new()), "");
-    }
-
-    #[test]
-    fn a_form_from_another_site_is_refused() {
-        let web = crate::config::web::Web {
-            listen: "127.0.0.1:8080".parse().expect("addr"),
-            public_url: "https://pirwatch.example.com".parse().expect("url"),
-            key_file: "k".into(),
-            link_ttl: std::time::Duration::from_secs(3600),
-            identity: None,
-            access: Vec::new(),
-        };
-        let h = |pairs: &[(&'static str, &'static str)]| {
-            let mut m = HeaderMap::new();
-            for (k, v) in pairs {
-                m.insert(*k, axum::http::HeaderValue::from_static(v));
-            }
-            m
-        };
-        assert!(!cross_site(&h(&[]), &web), "old browsers send neither");
-        assert!(!cross_site(
-            &h(&[
-                ("sec-fetch-site", "same-origin"),
-                ("origin", "https://pirwatch.example.com")
-            ]),
-            &web
-        ));
-        assert!(cross_site(&h(&[("sec-fetch-site", "cross-site")]), &web));
-        assert!(cross_site(&h(&[("origin", "https://evil.example")]), &web));
-    }
 }
