@@ -111,6 +111,20 @@ impl Browser {
         v.as_bool().expect("a boolean")
     }
 
+    /// The text of the first element matching `css` once it is there (a form's submission
+    /// loads the next page after the click returns), within 10 s.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} within 10 s: {e}"))
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// The page's visible text.
     pub async fn text(&self) -> String {
         self.client
