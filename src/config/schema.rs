@@ -164,6 +164,8 @@ pub struct SmtpConfig {
     /// each further failure, at most an hour.
     #[serde(default = "default_retry_backoff", deserialize_with = "duration")]
     pub retry_backoff: Duration,
+    /// At most this many mails in any minute (a mailbox's sending limit); the rest waits.
+    pub max_per_minute: Option<u32>,
 }
 
 const fn default_security() -> SmtpSecurity {

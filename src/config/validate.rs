@@ -106,6 +106,12 @@ fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
             "must be more than 0s and at most 10m",
         );
     }
+    if file.smtp.max_per_minute == Some(0) {
+        return fail(
+            KeyPath::key("smtp").then("max_per_minute"),
+            "must be at least 1 (leave it out for no limit)",
+        );
+    }
     let backoff = file.smtp.retry_backoff;
     if backoff < Duration::from_secs(1) || backoff > Duration::from_secs(3600) {
         return fail(

@@ -74,6 +74,7 @@ impl Daemon {
             retry_backoff: config.smtp.retry_backoff,
             ack_command: config.notify.ack_command.clone(),
             links: None,
+            pacer: crate::notify::pace::Pacer::new(config.smtp.max_per_minute),
         };
         Self {
             config,

@@ -785,3 +785,32 @@ async fn preview_sends_nothing_and_send_test_email_reaches_the_server() {
         )
     );
 }
+
+/// Issue 11: `smtp.max_per_minute` paces outbound mail: within a minute no more go out, and the
+/// rest stays queued (nothing dropped), with `once` saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_mail_is_paced_and_the_rest_waits() {
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
+    setup.smtp_extra += "max_per_minute = 2\n";
+    env.write_config(&setup);
+    let events = (1..=5)
+        .map(|n| Ev::service_issue(&format!("PACE-{n}"), "x", hours_ago(1)).build())
+        .collect();
+    arm.set_events("sub-a", events);
+    let r = once(&env).await;
+    assert_eq!(r.code, 1, "mail still waits: {}", r.stderr);
+    assert!(
+        r.stderr.contains("2 sent") && r.stderr.contains("3 still queued"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sink.messages().len(), 2);
+    let r = env.pirwatch(&["outbox", "list", "--json"]).await;
+    let waiting: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(waiting.as_array().map(Vec::len), Some(3), "{}", r.stdout);
+}

@@ -36,6 +36,8 @@ pub struct DeliveryReport {
     pub superseded: usize,
     /// Nothing was sent: the store cannot be written.
     pub paused: bool,
+    /// Held back by `smtp.max_per_minute` (then the round stopped; the rest waits).
+    pub paced: usize,
 }
 
 impl DeliveryReport {
@@ -98,6 +100,8 @@ pub struct Notifier {
     pub ack_command: String,
     /// With `[web]`: makes the signed links mails carry.
     pub links: Option<crate::web::link::LinkMaker>,
+    /// `smtp.max_per_minute`.
+    pub pacer: crate::notify::pace::Pacer,
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
@@ -162,6 +166,13 @@ impl Notifier {
             }
             metrics.alive_for(Task::Deliverer, delivery_allowance(config.smtp.timeout));
             let outcome = match self.compose(store, config, &d, now).await? {
+                Composed::Mail(_) if !self.pacer.try_send(std::time::Instant::now()) => {
+                    // Over smtp.max_per_minute: the rest waits for a later round.
+                    report.paced += 1;
+                    tracing::info!(message_id = %d.message_id,
+                        "smtp.max_per_minute reached; the rest of the mail waits");
+                    break;
+                }
                 Composed::Mail(mail) => {
                     let s = tokio::select! {
                         r = self.attempt(store, &d, &mail, clock) => r?,
