@@ -645,6 +645,17 @@ mod tests {
         ClaimDue::of(&status, now.parse().expect("ts"), &TimeZone::UTC).expect("open")
     }
 
+    /// Web links as a mail carries them.
+    fn test_links() -> crate::web::link::IncidentLinks {
+        crate::web::link::IncidentLinks {
+            reviewed: "https://p.example/l/R".into(),
+            claimed: "https://p.example/l/C".into(),
+            no_claim: "https://p.example/l/N".into(),
+            incident: "https://p.example/l/V/i/BC_1-FXZ".into(),
+            tenant: "https://p.example/l/V".into(),
+        }
+    }
+
     /// One of each action, the PIR review first.
     fn every_action(claim: &ClaimDue) -> Vec<Action> {
         vec![
@@ -852,13 +863,7 @@ mod tests {
         let i = incident();
         let r = Renderer::new();
         let claim = claim_due("2026-05-24T08:00:00Z");
-        let links = crate::web::link::IncidentLinks {
-            reviewed: "https://p.example/l/R".into(),
-            claimed: "https://p.example/l/C".into(),
-            no_claim: "https://p.example/l/N".into(),
-            incident: "https://p.example/l/V/i/BC_1-FXZ".into(),
-            tenant: "https://p.example/l/V".into(),
-        };
+        let links = test_links();
         let ctx = MailContext {
             links: Some(&links),
             tenant_page: Some("https://p.example/l/V"),
@@ -927,13 +932,7 @@ mod tests {
         let i = incident();
         let r = Renderer::new();
         let claim = claim_due("2026-05-24T08:00:00Z");
-        let links = crate::web::link::IncidentLinks {
-            reviewed: "https://p.example/l/R".into(),
-            claimed: "https://p.example/l/C".into(),
-            no_claim: "https://p.example/l/N".into(),
-            incident: "https://p.example/l/V/i/X".into(),
-            tenant: "https://p.example/l/V".into(),
-        };
+        let links = test_links();
         let mut mails = Vec::new();
         for with_links in [false, true] {
             let ctx = MailContext {
