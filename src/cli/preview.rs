@@ -125,6 +125,7 @@ pub(super) async fn send_test_email(path: &Path, to: &str) -> anyhow::Result<Exi
         message_id: MessageId::new(format!("<test.{}@{domain}>", now.as_millisecond())),
         kind: "test",
         to: vec![mailbox.clone()],
+        cc: Vec::new(),
         subject: "[pirwatch] Test mail".into(),
         text: format!(
             "This is a test mail from pirwatch, sent with the [smtp] settings of {}.\n\

@@ -64,6 +64,9 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let mut daemon = daemon_with(config, store.clone(), metrics.clone())?;
     service::ready();
     service::spawn_watchdog(metrics.clone(), stop.clone());
@@ -190,6 +193,9 @@ pub(super) async fn check_config(path: &Path, online: bool) -> anyhow::Result<Ex
         scopes,
         config.state.path.display()
     );
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
     if !online {
         return Ok(ExitCode::SUCCESS);
     }

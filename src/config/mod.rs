@@ -11,6 +11,7 @@
 mod de;
 mod defaults;
 mod locate;
+mod routes;
 pub mod schema;
 mod secrets;
 mod validate;
@@ -91,6 +92,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[web]`: the optional listener for people (signed links, follow-up pages).
     pub web: Option<web::Web>,
+    /// `[[routes]]`, in order.
+    pub routes: Vec<crate::notify::route::Route>,
+    /// What `check-config` warns about (routes that can never match); not errors.
+    pub warnings: Vec<String>,
     /// The tenants, each with its policies resolved.
     pub tenants: Vec<Tenant>,
     /// The directory of the config file: relative secret files are looked up beside it.
@@ -110,6 +115,8 @@ pub struct Notify {
     pub ack_command: String,
     /// Templates overriding the built-in ones (relative: beside the config file).
     pub templates_dir: Option<PathBuf>,
+    /// Who receives what no route takes.
+    pub fallback: Vec<lettre::message::Mailbox>,
 }
 
 /// One `[[tenants]]` entry with everything derived from it built once.
@@ -159,6 +166,11 @@ impl Config {
             Some(d) => crate::notify::render::Renderer::with_overrides(&self.dir.join(d)),
             None => Ok(crate::notify::render::Renderer::new()),
         }
+    }
+
+    /// The route called `name`.
+    pub fn route(&self, name: &str) -> Option<&crate::notify::route::Route> {
+        self.routes.iter().find(|r| r.name == name)
     }
 
     /// The tenant called `name`.

@@ -36,6 +36,9 @@ pub struct ConfigFile {
     pub http: HttpConfig,
     /// The optional web listener for people: signed action links and follow-up pages.
     pub web: Option<WebConfig>,
+    /// Who else receives what, matched top-down after each tenant's own recipients.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
     /// The Entra ID tenants watched; a CSP partner lists one per customer.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -197,6 +200,33 @@ pub struct HttpConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// `[[routes]]`: receivers for the notices a match selects. Every match key is optional; a
+/// list matches any of its values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub name: String,
+    pub tenants: Option<Vec<String>>,
+    pub subscriptions: Option<Vec<String>>,
+    pub event_types: Option<Vec<String>>,
+    pub services: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    /// new, update, resolved, pir, false_positive, reminder, first_poll_digest
+    pub kinds: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "mailboxes")]
+    pub to: Vec<lettre::message::Mailbox>,
+    #[serde(default, deserialize_with = "mailboxes")]
+    pub cc: Vec<lettre::message::Mailbox>,
+    /// Go on matching the routes below after this one matched.
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+    /// Takes security advisories and sensitive events too.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// Reminders only from this many days before the claim deadline.
+    pub from_days_before: Option<u32>,
+}
+
 /// `[web]`: signed action links in mails, and the pages of open follow-ups.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +289,9 @@ pub struct NotifyConfig {
     pub ack_command: String,
     /// A directory of templates overriding the built-in ones of the same names.
     pub templates_dir: Option<PathBuf>,
+    /// Who receives what no route takes (never nowhere).
+    #[serde(default, deserialize_with = "mailboxes")]
+    pub fallback: Vec<lettre::message::Mailbox>,
 }
 
 fn default_ack_command() -> String {
@@ -277,6 +310,7 @@ impl Default for NotifyConfig {
             operator_alert_after: default_operator_alert_after(),
             ack_command: default_ack_command(),
             templates_dir: None,
+            fallback: Vec::new(),
         }
     }
 }
@@ -308,8 +342,9 @@ pub struct TenantConfig {
     /// Also poll tenant-level events (needs a tenant-admin role).
     #[serde(default)]
     pub tenant_events: bool,
-    /// Who gets this tenant's mail.
-    #[serde(deserialize_with = "mailboxes")]
+    /// Who gets this tenant's mail: an implicit first route for the tenant (absent and `[]`
+    /// mean the same: routes or the fallback then receive it).
+    #[serde(default, deserialize_with = "mailboxes")]
     pub recipients: Vec<lettre::message::Mailbox>,
     /// IANA time zone in which times are shown to this tenant's team.
     #[serde(default = "default_timezone", deserialize_with = "timezone")]

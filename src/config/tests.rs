@@ -329,6 +329,7 @@ fn every_schema_key_is_in_the_example_config() {
         ("notify", "[notify]\n__probe__ = 1\n".to_owned()),
         ("http", "[http]\n__probe__ = 1\n".to_owned()),
         ("web", "[web]\n__probe__ = 1\n".to_owned()),
+        ("routes", "[[routes]]\n__probe__ = 1\n".to_owned()),
         (
             "web.access",
             "[web]\n[[web.access]]\n__probe__ = 1\n".to_owned(),

@@ -44,6 +44,16 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
         tenants.push(tenant(t, &at, &event_types)?);
     }
     let names: Vec<String> = tenants.iter().map(|t| t.name.to_string()).collect();
+    let (routes, warnings) = super::routes::resolve(&file.routes, &tenants, &event_types)?;
+    if file.notify.fallback.is_empty()
+        && let Some(i) = tenants.iter().position(|t| t.config.recipients.is_empty())
+    {
+        return fail(
+            KeyPath::key("tenants").index(i).then("recipients"),
+            "is empty: list the tenant's recipients, or set [notify] fallback so its mail \
+             reaches someone when no route takes it",
+        );
+    }
     let web = file
         .web
         .map(|w| super::web::resolve(w, &file.http, &names))
@@ -58,9 +68,12 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
             operator_alert_after: file.notify.operator_alert_after,
             ack_command: file.notify.ack_command,
             templates_dir: file.notify.templates_dir,
+            fallback: file.notify.fallback,
         },
         http: file.http,
         web,
+        routes,
+        warnings,
         tenants,
         dir: std::path::PathBuf::from("."),
     })
@@ -214,9 +227,6 @@ fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
             key("subscriptions"),
             "list at least one subscription, or set tenant_events = true",
         );
-    }
-    if t.recipients.is_empty() {
-        return fail(key("recipients"), "list at least one address");
     }
     if !(1..=31).contains(&t.billing_period_start_day) {
         return fail(

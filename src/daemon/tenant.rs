@@ -108,8 +108,26 @@ impl Daemon {
         let mut notices = planner.observations(&mut observations, now);
         observations.retain(|o| stored.get(&o.incident.tracking_id) != Some(&o.incident));
         let changed: Vec<&Incident> = observations.iter().map(|o| &o.incident).collect();
-        let (due, follow_ups) = self.follow_ups_due(tenant, &changed, now).await?;
+        let (due, follow_ups, candidates) = self.follow_ups_due(tenant, &changed, now).await?;
         let reminders_queued = planner.follow_ups(&mut notices, &due, now);
+        // Who receives each notice: the tenant's recipients, the routes, or the fallback.
+        let find = |id: &TrackingId| {
+            observations
+                .iter()
+                .map(|o| &o.incident)
+                .find(|i| &i.tracking_id == id)
+                .or_else(|| candidates.get(id))
+                .or_else(|| stored.get(id))
+        };
+        crate::notify::route::assign(
+            &mut notices,
+            find,
+            &tenant.name,
+            !tenant.config.recipients.is_empty(),
+            &self.config.routes,
+            !self.config.notify.fallback.is_empty(),
+            &self.ids,
+        );
         let writes: Vec<IncidentWrite<'_>> = observations
             .iter()
             .map(|o| IncidentWrite {
@@ -148,7 +166,7 @@ impl Daemon {
         tenant: &Tenant,
         changed: &[&Incident],
         now: Timestamp,
-    ) -> Result<(Vec<Due>, FollowUpGauges), CycleError> {
+    ) -> Result<(Vec<Due>, FollowUpGauges, BTreeMap<TrackingId, Incident>), CycleError> {
         let since = now
             .checked_sub(SignedDuration::from_hours(FOLLOW_UP_DAYS * 24))
             .unwrap_or(Timestamp::MIN);
@@ -193,6 +211,6 @@ impl Daemon {
                 last_follow_up: history.last_out,
             });
         }
-        Ok((due, gauges))
+        Ok((due, gauges, candidates))
     }
 }

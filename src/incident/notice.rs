@@ -186,21 +186,28 @@ impl fmt::Display for ReminderKey {
     }
 }
 
-/// Who a delivery goes to. Today: the tenant's own recipients, or the operators; routes add
-/// named receivers.
+/// Who a delivery goes to: the tenant's own recipients, a `[[routes]]` entry's receivers, the
+/// `[notify] fallback`, or the operators.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Receiver {
     /// The `recipients` of the notice's tenant.
     TenantRecipients,
+    /// The `to` and `cc` of the route of this name.
+    Route(String),
+    /// `[notify] fallback`: what no route took.
+    Fallback,
     /// `[notify] operators`.
     Operators,
 }
 
 impl Receiver {
-    pub fn as_str(&self) -> &'static str {
+    /// `tenant`, `route:NAME`, `fallback` or `operators`.
+    pub fn as_str(&self) -> String {
         match self {
-            Self::TenantRecipients => "tenant",
-            Self::Operators => "operators",
+            Self::TenantRecipients => "tenant".to_owned(),
+            Self::Route(name) => format!("route:{name}"),
+            Self::Fallback => "fallback".to_owned(),
+            Self::Operators => "operators".to_owned(),
         }
     }
 }
@@ -210,8 +217,12 @@ impl FromStr for Receiver {
     fn from_str(s: &str) -> Result<Self, UnknownValue> {
         match s {
             "tenant" => Ok(Self::TenantRecipients),
+            "fallback" => Ok(Self::Fallback),
             "operators" => Ok(Self::Operators),
-            _ => Err(UnknownValue(s.to_owned())),
+            _ => match s.strip_prefix("route:") {
+                Some(name) if !name.is_empty() => Ok(Self::Route(name.to_owned())),
+                _ => Err(UnknownValue(s.to_owned())),
+            },
         }
     }
 }

@@ -92,6 +92,12 @@ impl MessageIds {
         match receiver {
             Receiver::TenantRecipients => MessageId::new(format!("<{key}@{}>", self.domain)),
             Receiver::Operators => MessageId::new(format!("<{key}.operators@{}>", self.domain)),
+            Receiver::Route(name) => MessageId::new(format!(
+                "<{key}.route-{}@{}>",
+                encode_token(name),
+                self.domain
+            )),
+            Receiver::Fallback => MessageId::new(format!("<{key}.fallback@{}>", self.domain)),
         }
     }
 }

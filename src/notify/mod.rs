@@ -11,4 +11,5 @@ pub mod operators;
 pub mod pace;
 pub mod plan;
 pub mod render;
+pub mod route;
 pub mod settle;

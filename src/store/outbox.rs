@@ -71,7 +71,7 @@ pub struct MailRecord {
     pub kind: NoticeKind,
     /// The follow-ups it accounts for (`claim-d14`, `pir_review-final-2`).
     pub follow_ups: Vec<String>,
-    pub receiver: &'static str,
+    pub receiver: String,
     pub message_id: MessageId,
     pub state: DeliveryState,
     /// What it was sent with (none while queued).

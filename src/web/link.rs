@@ -59,7 +59,7 @@ mod receiver {
     use crate::incident::notice::Receiver;
 
     pub fn serialize<S: Serializer>(r: &Receiver, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(r.as_str())
+        s.serialize_str(&r.as_str())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Receiver, D::Error> {

@@ -814,3 +814,113 @@ async fn outbound_mail_is_paced_and_the_rest_waits() {
     let waiting: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     assert_eq!(waiting.as_array().map(Vec::len), Some(3), "{}", r.stdout);
 }
+
+/// Issue 11: routes. Two customers' mails never cross; a route by service and region takes what
+/// it matches and ends the walk; a partner desk route with `continue` sees both customers; what
+/// no one takes reaches the fallback, a sensitive event only as a notice without its content;
+/// `check-config` warns about a route that can never match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_send_each_notice_to_its_receivers_and_the_rest_to_the_fallback() {
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
+    let tenant = |name: &str, sub: &str, recipients: &str| {
+        format!(
+            "[[tenants]]\nname = \"{name}\"\ntenant_id = \"{}\"\narm_endpoint = \"{}\"\n\
+             subscriptions = [\"{sub}\"]\n{recipients}timezone = \"UTC\"\n\
+             working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+             working_hours = \"00:00-24:00\"\n[tenants.credential]\nkind = \"azure_cli\"\n",
+            crate::support::TENANT_ID,
+            arm.base
+        )
+    };
+    setup.extra = format!(
+        "[notify]\nfallback = [\"noc@partner.example\"]\n\
+         [[routes]]\nname = \"desk\"\ntenants = [\"contoso\", \"fabrikam\", \"nobody\"]\n\
+         to = [\"desk@partner.example\"]\ncontinue = true\n\
+         [[routes]]\nname = \"vm-we\"\nservices = [\"virtual machines\"]\nregions = [\"West Europe\"]\n\
+         to = [\"vm-team@partner.example\"]\ncc = [\"vm-lead@partner.example\"]\n\
+         {}{}",
+        tenant(
+            "fabrikam",
+            "sub-f",
+            "recipients = [\"ops@fabrikam.example\"]\n"
+        ),
+        tenant("orphan", "sub-o", ""),
+    );
+    env.write_config(&setup);
+    let r = env.pirwatch(&["check-config"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("warning: route desk: tenant \"nobody\" is not configured"),
+        "{}",
+        r.stdout
+    );
+    let sql = |id: &str| {
+        let mut e = Ev::service_issue(id, &format!("{id} outage"), hours_ago(1)).build();
+        e["properties"]["impact"][0]["impactedService"] = serde_json::json!("SQL Database");
+        e
+    };
+    arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("VM-1", "VM outage", hours_ago(1)).build()],
+    );
+    arm.set_events("sub-f", vec![sql("SQL-2")]);
+    arm.set_events(
+        "sub-o",
+        vec![
+            sql("SQL-3"),
+            Ev::service_issue("SEC-4", "secret", hours_ago(1))
+                .sensitive()
+                .build(),
+        ],
+    );
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mails = sink.messages();
+    let to_of = |needle: &str| -> Vec<String> {
+        let mut v: Vec<String> = mails
+            .iter()
+            .filter(|m| m.rcpt_to.contains(needle))
+            .map(|m| m.subject.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    let has = |needle: &str, id: &str| to_of(needle).iter().any(|s| s.contains(id));
+    // Each customer's own contacts: their incidents only.
+    assert!(has("incidents@contoso.example", "VM-1") && !has("incidents@contoso.example", "SQL-2"));
+    assert!(has("ops@fabrikam.example", "SQL-2") && !has("ops@fabrikam.example", "VM-1"));
+    // The desk sees both customers (continue), and the VM route takes the VM incident too.
+    assert!(has("desk@partner.example", "VM-1") && has("desk@partner.example", "SQL-2"));
+    assert!(has("vm-team@partner.example", "VM-1") && !has("vm-team@partner.example", "SQL-2"));
+    assert!(has("vm-lead@partner.example", "VM-1"), "cc'd");
+    // The orphan tenant's incident reached no route: the fallback.
+    assert!(has("noc@partner.example", "SQL-3"), "{:#?}", to_of("noc@"));
+    assert!(!has("noc@partner.example", "VM-1"), "taken by others");
+    // A sensitive event: the fallback hears of it without its content.
+    let sec = mails
+        .iter()
+        .find(|m| m.rcpt_to.contains("noc@partner.example") && m.subject.contains("SEC-4"))
+        .expect("the sensitive notice");
+    assert!(
+        sec.subject.contains("A sensitive Azure event"),
+        "{}",
+        sec.subject
+    );
+    assert!(!sec.text.contains("secret"), "no content: {}", sec.text);
+    // One delivery per receiver, each with its own Message-ID.
+    let ids: std::collections::BTreeSet<&str> =
+        mails.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        mails.len(),
+        "{:#?}",
+        mails.iter().map(|m| &m.message_id).collect::<Vec<_>>()
+    );
+    assert!(mails.iter().any(|m| m.message_id.contains(".route-vm-we@")));
+}

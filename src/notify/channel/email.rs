@@ -44,6 +44,8 @@ pub struct OutgoingMail {
     /// For file names in the demo's directory: the notice's kind.
     pub kind: &'static str,
     pub to: Vec<Mailbox>,
+    /// Also shown and delivered to (a route's `cc`).
+    pub cc: Vec<Mailbox>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -245,6 +247,9 @@ pub fn build_message(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, Smt
     for to in &mail.to {
         b = b.to(to.clone());
     }
+    for cc in &mail.cc {
+        b = b.cc(cc.clone());
+    }
     if let Some(thread) = mail.in_reply_to.as_ref().filter(|t| **t != mail.message_id) {
         b = b
             .in_reply_to(thread.to_string())
@@ -313,6 +318,7 @@ mod tests {
             message_id: MessageId::new("<a.b.incident@example.com>"),
             kind: "new",
             to: vec!["x <x@example.com>".parse().expect("to")],
+            cc: Vec::new(),
             subject: "s".into(),
             text: "t".into(),
             html: "<p>h</p>".into(),

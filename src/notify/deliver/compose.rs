@@ -11,7 +11,7 @@ use crate::config::{Config, Tenant};
 use crate::followup::actions::{Action, ClaimDue, actions};
 use crate::followup::{ClaimStatus, FollowUp, ReviewStatus, assess};
 use crate::incident::ack::Acks;
-use crate::incident::notice::{ReminderKey, Series};
+use crate::incident::notice::{Receiver, ReminderKey, Series};
 use crate::incident::{Incident, NoticeKind};
 use crate::metrics::Metrics;
 use crate::notify::channel::email::OutgoingMail;
@@ -41,6 +41,10 @@ impl Notifier {
             .iter()
             .filter_map(|id| stored.remove(id))
             .collect();
+        let (to, cc) = match addressees(config, tenant, &d.receiver) {
+            Ok(a) => a,
+            Err(why) => return Ok(Composed::Undeliverable(why)),
+        };
         let Some(first) = incidents.first() else {
             return Ok(Composed::Superseded(
                 "its incident is no longer stored".into(),
@@ -118,13 +122,24 @@ impl Notifier {
                 .thread_root(&tenant.name, &first.tracking_id, &d.receiver)
                 .await?
         };
+        // What no one else takes reaches the fallback; a sensitive event's content does not.
+        let sensitive = incidents
+            .iter()
+            .any(|i| i.sensitive || i.event_type == crate::incident::EventType::SecurityAdvisory);
+        let (subject, text, html) = if d.receiver == Receiver::Fallback && sensitive {
+            let s = redacted(&tenant.name, &incidents, tenant.portal_url);
+            (s.0, s.1, s.2)
+        } else {
+            (r.subject, r.text, r.html)
+        };
         Ok(Composed::Mail(Box::new(OutgoingMail {
             message_id: d.message_id.clone(),
             kind: d.kind.as_str(),
-            to: tenant.config.recipients.clone(),
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
+            to,
+            cc,
+            subject,
+            text,
+            html,
             in_reply_to,
             date: d.planned,
             ics,
@@ -181,6 +196,7 @@ impl Notifier {
             message_id: d.message_id.clone(),
             kind: d.kind.as_str(),
             to: config.notify.operators.clone(),
+            cc: Vec::new(),
             subject: r.subject,
             text: r.text,
             html: r.html,
@@ -214,6 +230,7 @@ impl Notifier {
             )),
             kind: "operator",
             to: config.notify.operators.clone(),
+            cc: Vec::new(),
             subject: "[pirwatch] Needs attention: the state store cannot be written".into(),
             text: format!(
                 "pirwatch cannot write its state store, so it delivers no mail until it can \
@@ -252,6 +269,52 @@ impl Notifier {
             now,
         )
     }
+}
+
+type Mailboxes = Vec<lettre::message::Mailbox>;
+
+/// Who a delivery's mail goes to (to, cc), by its receiver; why not, when its route or the
+/// fallback is gone from the config.
+fn addressees(
+    config: &Config,
+    tenant: &Tenant,
+    receiver: &Receiver,
+) -> Result<(Mailboxes, Mailboxes), String> {
+    match receiver {
+        Receiver::TenantRecipients if !tenant.config.recipients.is_empty() => {
+            Ok((tenant.config.recipients.clone(), Vec::new()))
+        }
+        Receiver::TenantRecipients => {
+            Err(format!("tenant {} has no recipients any more", tenant.name))
+        }
+        Receiver::Route(name) => config
+            .route(name)
+            .map(|r| (r.to.clone(), r.cc.clone()))
+            .ok_or_else(|| format!("route {name:?} is no longer in the config")),
+        Receiver::Fallback if !config.notify.fallback.is_empty() => {
+            Ok((config.notify.fallback.clone(), Vec::new()))
+        }
+        Receiver::Fallback => Err("[notify] fallback is empty now".into()),
+        Receiver::Operators => Ok((config.notify.operators.clone(), Vec::new())),
+    }
+}
+
+/// The fallback's notice of a sensitive event no route took: where to look, not what it says.
+fn redacted(tenant: &str, incidents: &[Incident], portal_url: &str) -> (String, String, String) {
+    let ids: Vec<&str> = incidents.iter().map(|i| i.tracking_id.as_str()).collect();
+    let subject = format!(
+        "[pirwatch/{tenant}] A sensitive Azure event for tenant {tenant}: {}",
+        ids.join(", ")
+    );
+    let text = format!(
+        "Azure reported a sensitive event (or a security advisory) for tenant {tenant}, tracking \
+         ID {}. No route takes sensitive events for it, so this notice carries no content. Read \
+         it in Service Health in the Azure portal, signed in to that tenant:\n{portal_url}\n\n\
+         To send these to a team, give a route `sensitive = true`.\n",
+        ids.join(", ")
+    );
+    let html = format!("<pre>{}</pre>", ammonia::clean_text(&text));
+    (subject, text, html)
 }
 
 /// `i`'s follow-up state at `now`, from its stored acknowledgements.

@@ -223,6 +223,7 @@ impl Notifier {
         let pending: Vec<lettre::Address> = mail
             .to
             .iter()
+            .chain(&mail.cc)
             .map(|m| m.email.clone())
             .filter(|a| before.get(&a.to_string()).is_none_or(|r| r.state.pending()))
             .collect();

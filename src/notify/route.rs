@@ -1,0 +1,353 @@
+//! Routes: who receives a notice. Modelled on Alertmanager's routing tree, flattened: a
+//! tenant's own `recipients` are an implicit first route (continue), then `[[routes]]` are
+//! matched top-down, the first match ending the walk unless it says `continue`. What reaches
+//! nobody goes to `[notify] fallback` — never nowhere. Pure: facts in, receivers out.
+
+use std::collections::BTreeSet;
+
+use crate::incident::notice::{Notice, Receiver, ReminderKey, Series, Step};
+use crate::incident::{EventType, Incident, NoticeKind, TenantName, TrackingId};
+use crate::notify::message_id::MessageIds;
+
+/// The kinds a route can match (`kinds = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RouteKind {
+    New,
+    Update,
+    Resolved,
+    Pir,
+    FalsePositive,
+    Reminder,
+    FirstPollDigest,
+}
+
+impl RouteKind {
+    pub const ALL: [Self; 7] = [
+        Self::New,
+        Self::Update,
+        Self::Resolved,
+        Self::Pir,
+        Self::FalsePositive,
+        Self::Reminder,
+        Self::FirstPollDigest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Update => "update",
+            Self::Resolved => "resolved",
+            Self::Pir => "pir",
+            Self::FalsePositive => "false_positive",
+            Self::Reminder => "reminder",
+            Self::FirstPollDigest => "first_poll_digest",
+        }
+    }
+
+    /// The route kind of a notice kind; operator notices are not routed.
+    pub fn of(kind: NoticeKind) -> Option<Self> {
+        Some(match kind {
+            NoticeKind::New => Self::New,
+            NoticeKind::Update => Self::Update,
+            NoticeKind::Resolved => Self::Resolved,
+            NoticeKind::Pir => Self::Pir,
+            NoticeKind::FalsePositive => Self::FalsePositive,
+            NoticeKind::Reminder => Self::Reminder,
+            NoticeKind::Digest => Self::FirstPollDigest,
+            NoticeKind::Operator => return None,
+        })
+    }
+}
+
+/// What a route matches; `None` matches anything. Services and regions compare without regard
+/// to case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Matcher {
+    pub tenants: Option<BTreeSet<String>>,
+    pub subscriptions: Option<BTreeSet<String>>,
+    pub event_types: Option<BTreeSet<EventType>>,
+    pub services: Option<BTreeSet<String>>,
+    pub regions: Option<BTreeSet<String>>,
+    pub kinds: Option<BTreeSet<RouteKind>>,
+}
+
+/// One `[[routes]]` entry, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub name: String,
+    pub matcher: Matcher,
+    pub to: Vec<lettre::message::Mailbox>,
+    pub cc: Vec<lettre::message::Mailbox>,
+    /// Go on matching the routes below after this one matched.
+    pub continue_: bool,
+    /// Takes security advisories and sensitive events too.
+    pub sensitive: bool,
+    /// Reminders only from this many days before the claim deadline.
+    pub from_days_before: Option<u32>,
+}
+
+/// What a notice is about, for matching.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub tenant: &'a str,
+    pub kind: RouteKind,
+    pub incidents: Vec<&'a Incident>,
+    /// The follow-ups a reminder carries.
+    pub follow_ups: &'a [ReminderKey],
+}
+
+impl Facts<'_> {
+    fn sensitive(&self) -> bool {
+        self.incidents
+            .iter()
+            .any(|i| i.sensitive || i.event_type == EventType::SecurityAdvisory)
+    }
+
+    /// The fewest days before the claim deadline among the claim reminders carried.
+    fn claim_days_before(&self) -> Option<u32> {
+        self.follow_ups
+            .iter()
+            .filter(|k| matches!(k.series, Series::Claim | Series::SlaClaim))
+            .filter_map(|k| match k.step {
+                Step::DaysBefore(d) => Some(d),
+                _ => None,
+            })
+            .min()
+    }
+}
+
+/// True when `set` is absent or holds one of `values` (lower-cased, as the config's sets are).
+fn any_of(set: &Option<BTreeSet<String>>, values: impl IntoIterator<Item = String>) -> bool {
+    match set {
+        None => true,
+        Some(s) => values.into_iter().any(|v| s.contains(&v.to_lowercase())),
+    }
+}
+
+impl Route {
+    /// True when this route takes the notice `f`.
+    pub fn matches(&self, f: &Facts<'_>) -> bool {
+        let m = &self.matcher;
+        let incident_matches = |i: &&Incident| {
+            any_of(&m.subscriptions, i.subscriptions.iter().cloned())
+                && m.event_types
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&i.event_type))
+                && any_of(&m.services, i.services().into_iter().map(str::to_owned))
+                && any_of(&m.regions, i.regions().into_iter().map(str::to_owned))
+        };
+        let reminder_ok = f.kind != RouteKind::Reminder
+            || self
+                .from_days_before
+                .is_none_or(|n| f.claim_days_before().is_some_and(|d| d <= n));
+        m.tenants.as_ref().is_none_or(|t| t.contains(f.tenant))
+            && m.kinds.as_ref().is_none_or(|k| k.contains(&f.kind))
+            && (self.sensitive || !f.sensitive())
+            && reminder_ok
+            && f.incidents.iter().any(incident_matches)
+    }
+}
+
+/// The receivers of a notice: the tenant's own recipients (if it has any), then the routes
+/// top-down, and the fallback when nobody else takes it.
+pub fn receivers(
+    f: &Facts<'_>,
+    tenant_has_recipients: bool,
+    routes: &[Route],
+    has_fallback: bool,
+) -> Vec<Receiver> {
+    let mut out = Vec::new();
+    if tenant_has_recipients {
+        out.push(Receiver::TenantRecipients);
+    }
+    for r in routes.iter().filter(|r| r.matches(f)) {
+        out.push(Receiver::Route(r.name.clone()));
+        if !r.continue_ {
+            break;
+        }
+    }
+    if out.is_empty() && has_fallback {
+        out.push(Receiver::Fallback);
+    }
+    out
+}
+
+/// Sets the deliveries of a tenant's planned `notices`: one per receiver, each with its own
+/// `Message-ID`. `incident` finds a notice's incidents.
+pub fn assign<'a>(
+    notices: &mut [Notice],
+    incident: impl Fn(&TrackingId) -> Option<&'a Incident>,
+    tenant: &TenantName,
+    tenant_has_recipients: bool,
+    routes: &[Route],
+    has_fallback: bool,
+    ids: &MessageIds,
+) {
+    for n in notices.iter_mut() {
+        let Some(kind) = RouteKind::of(n.kind) else {
+            continue;
+        };
+        let facts = Facts {
+            tenant: tenant.as_str(),
+            kind,
+            incidents: n.incidents.iter().filter_map(&incident).collect(),
+            follow_ups: &n.follow_ups,
+        };
+        n.deliveries = receivers(&facts, tenant_has_recipients, routes, has_fallback)
+            .into_iter()
+            .map(|r| {
+                let id = ids.message_id(&n.key, &r);
+                (r, id)
+            })
+            .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::ImpactedRegion;
+
+    fn incident(service: &str, region: &str) -> Incident {
+        let mut i = crate::followup::test_incident("2026-10-08T10:00:00Z");
+        i.impacts = vec![ImpactedRegion {
+            service: service.into(),
+            region: region.into(),
+            status: "Active".into(),
+            subscriptions: BTreeSet::new(),
+        }];
+        i.subscriptions = ["sub-1".to_owned()].into();
+        i
+    }
+
+    fn route(name: &str, m: Matcher, cont: bool) -> Route {
+        Route {
+            name: name.into(),
+            matcher: m,
+            to: Vec::new(),
+            cc: Vec::new(),
+            continue_: cont,
+            sensitive: false,
+            from_days_before: None,
+        }
+    }
+
+    fn set(v: &[&str]) -> Option<BTreeSet<String>> {
+        Some(v.iter().map(|s| s.to_lowercase()).collect())
+    }
+
+    fn names(r: &[Receiver]) -> Vec<String> {
+        r.iter().map(|r| r.as_str()).collect()
+    }
+
+    #[test]
+    fn routes_match_top_down_and_the_first_match_ends_the_walk() {
+        let vm = incident("Virtual Machines", "West Europe");
+        let sql = incident("SQL Database", "East US");
+        let routes = [
+            route(
+                "vm-we",
+                Matcher {
+                    services: set(&["virtual machines"]),
+                    regions: set(&["West Europe"]),
+                    ..Default::default()
+                },
+                false,
+            ),
+            route(
+                "desk",
+                Matcher {
+                    tenants: set(&["contoso"]),
+                    ..Default::default()
+                },
+                true,
+            ),
+            route("everything", Matcher::default(), false),
+        ];
+        let f = |i: &'static Incident, tenant: &'static str| Facts {
+            tenant,
+            kind: RouteKind::New,
+            incidents: vec![i],
+            follow_ups: &[],
+        };
+        let vm: &'static Incident = Box::leak(Box::new(vm));
+        let sql: &'static Incident = Box::leak(Box::new(sql));
+        // (facts, tenant has recipients, fallback) → receivers
+        let cases = [
+            (f(vm, "contoso"), true, true, vec!["tenant", "route:vm-we"]),
+            (
+                f(sql, "contoso"),
+                false,
+                true,
+                vec!["route:desk", "route:everything"],
+            ),
+            (f(sql, "fabrikam"), false, true, vec!["route:everything"]),
+        ];
+        for (facts, own, fallback, want) in cases {
+            assert_eq!(
+                names(&receivers(&facts, own, &routes, fallback)),
+                want,
+                "{facts:?}"
+            );
+        }
+        // Nothing matches: the fallback, never nowhere.
+        let only_vm = &routes[..1];
+        assert_eq!(
+            names(&receivers(&f(sql, "x"), false, only_vm, true)),
+            ["fallback"]
+        );
+    }
+
+    #[test]
+    fn sensitive_events_and_reminder_escalation() {
+        let mut advisory = incident("Key Vault", "West Europe");
+        advisory.event_type = EventType::SecurityAdvisory;
+        let desk = route("desk", Matcher::default(), false);
+        let f = Facts {
+            tenant: "t",
+            kind: RouteKind::New,
+            incidents: vec![&advisory],
+            follow_ups: &[],
+        };
+        assert!(!desk.matches(&f), "not unless the route opts in");
+        assert!(
+            Route {
+                sensitive: true,
+                ..desk.clone()
+            }
+            .matches(&f)
+        );
+        assert_eq!(
+            names(&receivers(&f, true, std::slice::from_ref(&desk), true)),
+            ["tenant"]
+        );
+        assert_eq!(
+            names(&receivers(&f, false, std::slice::from_ref(&desk), true)),
+            ["fallback"]
+        );
+
+        let vm = incident("Virtual Machines", "West Europe");
+        let late = Route {
+            from_days_before: Some(3),
+            ..route("manager", Matcher::default(), false)
+        };
+        let claim = |d| ReminderKey {
+            series: Series::Claim,
+            step: Step::DaysBefore(d),
+        };
+        for (keys, want) in [
+            (vec![claim(14)], false),
+            (vec![claim(3)], true),
+            (vec![claim(7), claim(1)], true),
+            (Vec::new(), false),
+        ] {
+            let f = Facts {
+                tenant: "t",
+                kind: RouteKind::Reminder,
+                incidents: vec![&vm],
+                follow_ups: &keys,
+            };
+            assert_eq!(late.matches(&f), want, "{keys:?}");
+        }
+    }
+}
