@@ -139,6 +139,9 @@ pub enum Command {
         tenant: Option<String>,
         #[arg(long, value_enum, default_value = "new")]
         kind: PreviewKind,
+        /// As the receivers of this route get it (default: the tenant's recipients).
+        #[arg(long)]
+        route: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: PreviewFormat,
     },
@@ -300,8 +303,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tracking_id,
             tenant,
             kind,
+            route,
             format,
-        } => preview::preview(&cli.config, &tracking_id, tenant.as_deref(), kind, format).await,
+        } => {
+            let what = preview::What {
+                kind,
+                route,
+                format,
+            };
+            preview::preview(&cli.config, &tracking_id, tenant.as_deref(), what).await
+        }
         Command::SendTestEmail { to } => preview::send_test_email(&cli.config, &to).await,
     }
 }

@@ -32,14 +32,37 @@ impl PreviewKind {
     }
 }
 
+/// Which mail to preview, for whom, and how to print it.
+pub(super) struct What {
+    pub kind: PreviewKind,
+    /// A route's receivers instead of the tenant's recipients.
+    pub route: Option<String>,
+    pub format: PreviewFormat,
+}
+
 pub(super) async fn preview(
     path: &Path,
     tracking_id: &str,
     tenant: Option<&str>,
-    kind: PreviewKind,
-    format: PreviewFormat,
+    what: What,
 ) -> anyhow::Result<ExitCode> {
+    let What {
+        kind,
+        route,
+        format,
+    } = what;
     let config = load_config(path)?;
+    let receiver = match route {
+        Some(name) if config.route(&name).is_some() => Receiver::Route(name),
+        Some(name) => {
+            let known: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+            anyhow::bail!(
+                "no route {name:?} in the config (routes: {})",
+                known.join(", ")
+            )
+        }
+        None => Receiver::TenantRecipients,
+    };
     let store = open_store_to_read(&config).await?;
     let i = super::records::resolve(&store, tracking_id, tenant).await?;
     let t = config
@@ -60,7 +83,7 @@ pub(super) async fn preview(
     };
     let d = QueuedDelivery {
         key: "preview".into(),
-        receiver: Receiver::TenantRecipients,
+        receiver,
         message_id: MessageId::new(format!("<preview.{}@pirwatch.invalid>", i.tracking_id)),
         tenant: i.tenant.clone(),
         kind: kind.notice_kind(),
@@ -90,9 +113,14 @@ pub(super) async fn preview(
 
 fn print_mail(m: &OutgoingMail, format: PreviewFormat) -> anyhow::Result<()> {
     let to: Vec<String> = m.to.iter().map(ToString::to_string).collect();
+    let cc: Vec<String> = m.cc.iter().map(ToString::to_string).collect();
     match format {
         PreviewFormat::Text => {
-            println!("To: {}\nSubject: {}\n", to.join(", "), m.subject);
+            println!("To: {}", to.join(", "));
+            if !cc.is_empty() {
+                println!("Cc: {}", cc.join(", "));
+            }
+            println!("Subject: {}\n", m.subject);
             print!("{}", m.text);
         }
         PreviewFormat::Html => print!("{}", m.html),
@@ -100,6 +128,7 @@ fn print_mail(m: &OutgoingMail, format: PreviewFormat) -> anyhow::Result<()> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "to": to,
+                "cc": cc,
                 "subject": m.subject,
                 "in_reply_to": m.in_reply_to.as_ref().map(ToString::to_string),
                 "list_id": m.list_id,

@@ -923,4 +923,22 @@ async fn routes_send_each_notice_to_its_receivers_and_the_rest_to_the_fallback()
         mails.iter().map(|m| &m.message_id).collect::<Vec<_>>()
     );
     assert!(mails.iter().any(|m| m.message_id.contains(".route-vm-we@")));
+
+    // `preview --route` shows what that route's receivers get.
+    let r = env.pirwatch(&["preview", "VM-1", "--route", "vm-we"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("To: vm-team@partner.example\nCc: vm-lead@partner.example\n"),
+        "{}",
+        r.stdout
+    );
+    let r = env.pirwatch(&["preview", "VM-1", "--route", "nope"]).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("no route \"nope\" in the config (routes: desk, vm-we)"),
+        "{}",
+        r.stderr
+    );
 }
