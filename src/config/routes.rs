@@ -129,6 +129,15 @@ fn route(
             ));
         }
     }
+    if !r.sensitive
+        && event_types
+            .as_ref()
+            .is_some_and(|t| t.contains(&EventType::SecurityAdvisory))
+    {
+        warnings.push(format!(
+            "route {name}: security advisories reach it only with sensitive = true"
+        ));
+    }
     for t in event_types
         .iter()
         .flatten()

@@ -486,3 +486,54 @@ fn tenant_defaults_apply_to_every_tenant_and_errors_name_their_line() {
     assert!(e.starts_with("config.toml:5:"), "{e}");
     assert!(e.contains("tenant_defaults.timezone"), "{e}");
 }
+
+/// Issue 11: `[[routes]]` are checked; what can never match is a warning, not an error.
+#[test]
+fn routes_are_checked_and_what_never_matches_is_warned_about() {
+    let base = "[smtp]\nhost = \"localhost\"\nfrom = \"p@example.com\"\n\
+                [[tenants]]\nname = \"contoso\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\n\
+                subscriptions = [\"sub-a\"]\nrecipients = [\"a@b.example\"]\n\
+                [tenants.credential]\nkind = \"azure_cli\"\n";
+    let with = |route: &str| format!("[[routes]]\n{route}\n{base}");
+    let err = |route: &str| {
+        Config::parse(&with(route), "config.toml")
+            .expect_err("invalid")
+            .to_string()
+    };
+    assert!(
+        err("name = \"a b\"\nto = [\"x@y.example\"]").contains("routes[0].name: must be letters")
+    );
+    assert!(err("name = \"a\"").contains("routes[0].to: list at least one address"));
+    assert!(
+        err("name = \"a\"\nto = [\"x@y.example\"]\nkinds = [\"news\"]")
+            .contains("unknown kind \"news\"")
+    );
+    let c = Config::parse(
+        &with(
+            "name = \"desk\"\nto = [\"x@y.example\"]\ntenants = [\"nobody\"]\n\
+             subscriptions = [\"sub-z\"]\nevent_types = [\"SecurityAdvisory\", \"Billing\"]",
+        ),
+        "config.toml",
+    )
+    .expect("valid, with warnings");
+    let w = c.warnings.join("\n");
+    for needle in [
+        "tenant \"nobody\" is not configured",
+        "subscription sub-z is not watched",
+        "security advisories reach it only with sensitive = true",
+        "event type Billing sends no mail",
+    ] {
+        assert!(w.contains(needle), "{needle}: {w}");
+    }
+    // A tenant without recipients needs the fallback.
+    let bare = base.replace("recipients = [\"a@b.example\"]\n", "");
+    let e = Config::parse(&bare, "config.toml")
+        .expect_err("invalid")
+        .to_string();
+    assert!(
+        e.contains("tenants[0].recipients: is empty") && e.contains("[notify] fallback"),
+        "{e}"
+    );
+    let ok = format!("[notify]\nfallback = [\"noc@p.example\"]\n{bare}");
+    assert!(Config::parse(&ok, "config.toml").is_ok());
+}
