@@ -126,6 +126,14 @@ fn verified(s: &WebState, c: &Ctx, token: &str, now: Timestamp) -> Result<Link, 
     Ok(link)
 }
 
+/// What every link's page starts from: the context, the verified link, and now.
+fn opened(s: &WebState, token: &str) -> Result<(Ctx, Link, Timestamp), Refusal> {
+    let c = ctx(s)?;
+    let now = s.now();
+    let link = verified(s, &c, token, now)?;
+    Ok((c, link, now))
+}
+
 /// The zone a tenant's times are shown in.
 fn zone(c: &Ctx, tenant: &str) -> String {
     c.config
@@ -167,13 +175,8 @@ pub(super) async fn link_get(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let c = match ctx(&s) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let now = s.now();
-    let link = match verified(&s, &c, &token, now) {
-        Ok(l) => l,
+    let (c, link, now) = match opened(&s, &token) {
+        Ok(o) => o,
         Err(r) => return *r,
     };
     match link.action {
@@ -287,13 +290,8 @@ pub(super) async fn link_post(
     headers: HeaderMap,
     axum::Form(form): axum::Form<AckForm>,
 ) -> Response {
-    let c = match ctx(&s) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let now = s.now();
-    let link = match verified(&s, &c, &token, now) {
-        Ok(l) => l,
+    let (c, link, now) = match opened(&s, &token) {
+        Ok(o) => o,
         Err(r) => return *r,
     };
     if link.action == LinkAction::View {
@@ -538,13 +536,8 @@ pub(super) async fn link_incident(
     State(s): State<WebState>,
     Path((token, tracking_id)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(&s) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let now = s.now();
-    let link = match verified(&s, &c, &token, now) {
-        Ok(l) => l,
+    let (c, link, now) = match opened(&s, &token) {
+        Ok(o) => o,
         Err(r) => return *r,
     };
     if link.action != LinkAction::View {

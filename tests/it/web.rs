@@ -240,20 +240,8 @@ async fn a_reviewer_acknowledges_from_the_mail_in_a_real_browser() {
     );
     assert!(get(&url).await.0 == 200 && w.acks("contoso", "WEB-1").await.is_empty());
 
-    b.client
-        .find(Locator::Id("by"))
-        .await
-        .expect("name field")
-        .send_keys("Ana Example")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+    b.type_into("by", "Ana Example").await;
+    b.submit().await;
     let done = b.text_of("p.done").await;
     assert!(b.text().await.contains("Recorded"), "{done}");
     assert!(done.contains("recorded for Ana Example"), "{done}");
@@ -307,20 +295,8 @@ async fn a_reviewer_acknowledges_from_the_mail_in_a_real_browser() {
         .await
         .expect("value");
     assert_eq!(name.as_deref(), Some("Ana Example"));
-    b.client
-        .find(Locator::Id("reference"))
-        .await
-        .expect("reference field")
-        .send_keys("2612170040001")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
+    b.type_into("reference", "2612170040001").await;
+    b.submit().await;
     let done = b.text_of("p.done").await;
     assert!(
         done.contains("SLA claim filed, recorded for Ana Example"),

@@ -928,44 +928,7 @@ mod tests {
     /// remote resources, a viewport for phones, and the header band first.
     #[test]
     fn every_mail_is_built_for_mail_clients() {
-        let tz = TimeZone::UTC;
-        let i = incident();
-        let r = Renderer::new();
-        let claim = claim_due("2026-05-24T08:00:00Z");
-        let links = test_links();
-        let mut mails = Vec::new();
-        for with_links in [false, true] {
-            let ctx = MailContext {
-                links: with_links.then_some(&links),
-                tenant_page: with_links.then_some("https://p.example/l/V"),
-                ..ctx(&tz)
-            };
-            for kind in [
-                NoticeKind::New,
-                NoticeKind::Update,
-                NoticeKind::Resolved,
-                NoticeKind::Pir,
-                NoticeKind::FalsePositive,
-            ] {
-                mails.push(
-                    r.incident(kind, &i, &i.updates, Some(&claim), &[], &ctx)
-                        .expect("mail"),
-                );
-            }
-            for a in every_action(&claim) {
-                mails.push(r.reminder(&[a], &i, Some(&claim), &ctx).expect("reminder"));
-            }
-            mails.push(
-                r.digest(&[(&i, Some(claim.clone()))], &ctx)
-                    .expect("digest"),
-            );
-        }
-        let cause = crate::incident::notice::OperatorCause::CredentialFailing {
-            tenant: "contoso".into(),
-            since: "2026-05-24T08:00:00Z".parse().expect("ts"),
-            error: "AADSTS7000215".into(),
-        };
-        mails.push(r.operator(&cause).expect("operator"));
+        let mails = sample::render_every_kind(&Renderer::new()).expect("renders");
         for m in &mails {
             let h = m.html.to_ascii_lowercase();
             for banned in [

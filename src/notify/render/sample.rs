@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{MailContext, RenderError, Renderer};
+use super::{MailContext, RenderError, Rendered, Renderer};
 use crate::followup::ClaimStatus;
 use crate::followup::actions::{Action, ClaimDue};
 use crate::followup::claim::{ClaimChannel, ClaimPolicy, claim_of};
@@ -61,8 +61,29 @@ pub fn incident() -> Incident {
     }
 }
 
-/// Renders every mail kind, with and without web links, from the sample incident.
-pub fn render_every_kind(r: &Renderer) -> Result<(), RenderError> {
+/// The sample's mail context at `now`, with `links` when `[web]` is on.
+pub fn context<'a>(
+    tz: &'a TimeZone,
+    links: Option<&'a IncidentLinks>,
+    now: Timestamp,
+) -> MailContext<'a> {
+    MailContext {
+        tenant: "contoso",
+        timezone: tz,
+        portal_url: "https://portal.azure.com/#view/Microsoft_Azure_Health/AzureHealthBrowseBlade",
+        demo: false,
+        claim_channel: ClaimChannel::Microsoft,
+        support_plan: SupportPlan::Standard,
+        ack_command: "sudo -u pirwatch pirwatch",
+        links,
+        tenant_page: links.map(|l| l.tenant.as_str()),
+        now,
+    }
+}
+
+/// Renders every mail kind, with and without web links, with and without folded follow-ups,
+/// from the sample incident: what each mail looks like, for the checks that read them.
+pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
     let i = incident();
     let now = at("2026-12-17T08:00:00Z");
     let tz = TimeZone::UTC;
@@ -88,19 +109,9 @@ pub fn render_every_kind(r: &Renderer) -> Result<(), RenderError> {
     if let Some(c) = &claim {
         actions.insert(0, Action::FileClaim(c.clone()));
     }
+    let mut out = Vec::new();
     for with_links in [false, true] {
-        let ctx = MailContext {
-            tenant: "contoso",
-            timezone: &tz,
-            portal_url: "https://portal.azure.com/#view/Microsoft_Azure_Health/AzureHealthBrowseBlade",
-            demo: false,
-            claim_channel: ClaimChannel::Microsoft,
-            support_plan: SupportPlan::Standard,
-            ack_command: "sudo -u pirwatch pirwatch",
-            links: with_links.then_some(&links),
-            tenant_page: with_links.then_some("https://pirwatch.example.com/l/v"),
-            now,
-        };
+        let ctx = context(&tz, with_links.then_some(&links), now);
         for kind in [
             NoticeKind::New,
             NoticeKind::Update,
@@ -108,20 +119,22 @@ pub fn render_every_kind(r: &Renderer) -> Result<(), RenderError> {
             NoticeKind::Pir,
             NoticeKind::FalsePositive,
         ] {
-            r.incident(kind, &i, &i.updates, claim.as_ref(), &actions, &ctx)?;
+            for folded in [&[][..], &actions] {
+                out.push(r.incident(kind, &i, &i.updates, claim.as_ref(), folded, &ctx)?);
+            }
         }
         for a in &actions {
-            r.reminder(std::slice::from_ref(a), &i, claim.as_ref(), &ctx)?;
+            out.push(r.reminder(std::slice::from_ref(a), &i, claim.as_ref(), &ctx)?);
         }
-        r.reminder(&actions, &i, claim.as_ref(), &ctx)?;
-        r.digest(&[(&i, claim.clone())], &ctx)?;
+        out.push(r.reminder(&actions, &i, claim.as_ref(), &ctx)?);
+        out.push(r.digest(&[(&i, claim.clone())], &ctx)?);
     }
-    r.operator(&OperatorCause::CredentialFailing {
+    out.push(r.operator(&OperatorCause::CredentialFailing {
         tenant: "contoso".into(),
         since: now,
         error: "sign-in failed".into(),
-    })?;
-    Ok(())
+    })?);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -144,18 +157,7 @@ mod tests {
         let r = Renderer::with_overrides(dir.path()).expect("valid");
         let i = incident();
         let tz = TimeZone::UTC;
-        let ctx = MailContext {
-            tenant: "contoso",
-            timezone: &tz,
-            portal_url: "https://portal.azure.com",
-            demo: false,
-            claim_channel: ClaimChannel::Microsoft,
-            support_plan: SupportPlan::Standard,
-            ack_command: "pirwatch",
-            links: None,
-            tenant_page: None,
-            now: at("2026-12-17T08:00:00Z"),
-        };
+        let ctx = context(&tz, None, at("2026-12-17T08:00:00Z"));
         let m = r
             .reminder(&[Action::RequestPir], &i, None, &ctx)
             .expect("renders");

@@ -111,6 +111,28 @@ impl Browser {
         v.as_bool().expect("a boolean")
     }
 
+    /// Types `text` into the form field with id `id`.
+    pub async fn type_into(&self, id: &str, text: &str) {
+        self.client
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no field #{id}: {e}"))
+            .send_keys(text)
+            .await
+            .expect("type");
+    }
+
+    /// Clicks the form's submit button.
+    pub async fn submit(&self) {
+        self.client
+            .find(fantoccini::Locator::Css("button[type=submit]"))
+            .await
+            .expect("a submit button")
+            .click()
+            .await
+            .expect("submit");
+    }
+
     /// The text of the first element matching `css` once it is there (a form's submission
     /// loads the next page after the click returns), within 10 s.
     pub async fn text_of(&self, css: &str) -> String {
