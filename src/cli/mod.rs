@@ -406,11 +406,16 @@ pub(crate) fn daemon_with(
     let renderer = config
         .renderer()
         .map_err(|e| InvalidConfig(e.to_string()))?;
+    let webhooks = config
+        .webhooks()
+        .map_err(|e| InvalidConfig(e.to_string()))?;
+    let sender = crate::notify::channel::webhook::WebhookSender::new()?;
     Ok(
         Daemon::new(config, store, Source::Azure(Box::new(source)), mailer)
             .with_metrics(metrics)
             .with_links(links)
-            .with_renderer(renderer),
+            .with_renderer(renderer)
+            .with_webhooks(webhooks, sender),
     )
 }
 

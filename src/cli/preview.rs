@@ -15,6 +15,7 @@ use crate::incident::notice::{Receiver, ReminderKey};
 use crate::incident::{MessageId, NoticeKind};
 use crate::metrics::Metrics;
 use crate::notify::channel::email::OutgoingMail;
+use crate::notify::channel::webhook::WebhookKind;
 use crate::notify::deliver::Composed;
 use crate::store::QueuedDelivery;
 
@@ -92,9 +93,15 @@ pub(super) async fn preview(
         updates_from: i.updates.iter().map(|u| u.published).max(),
         operator: None,
         planned: now,
+        digest_at: None,
         attempts: 0,
         rejections: 0,
     };
+    let webhook_kinds: Vec<(String, WebhookKind)> = config
+        .webhooks
+        .iter()
+        .map(|w| (w.name.clone(), w.kind))
+        .collect();
     let daemon = daemon_with(config, store, Arc::new(Metrics::new()))?;
     let composed = daemon.preview(&d, now).await?;
     daemon.store().close().await;
@@ -103,11 +110,28 @@ pub(super) async fn preview(
             print_mail(&m, format)?;
             Ok(ExitCode::SUCCESS)
         }
+        Composed::Webhook(doc) => {
+            let kind = config_kind(&webhook_kinds, &d.receiver);
+            let body = crate::notify::channel::webhook::payload::body(kind, &doc);
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Composed::Superseded(why) => {
             eprintln!("pirwatch preview: nothing would be sent: {why}");
             Ok(ExitCode::from(1))
         }
         Composed::Undeliverable(why) => anyhow::bail!("this mail cannot be made: {why}"),
+    }
+}
+
+/// The kind of the webhook a receiver names (generic when it names none).
+fn config_kind(kinds: &[(String, WebhookKind)], receiver: &Receiver) -> WebhookKind {
+    match receiver {
+        Receiver::Webhook(n) => kinds
+            .iter()
+            .find(|(k, _)| k == n)
+            .map_or(WebhookKind::Generic, |(_, kind)| *kind),
+        _ => WebhookKind::Generic,
     }
 }
 

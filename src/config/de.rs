@@ -22,6 +22,20 @@ pub(super) fn timezone<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::tz::Time
     })
 }
 
+pub(super) fn opt_timezone<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<jiff::tz::TimeZone>, D::Error> {
+    timezone(d).map(Some)
+}
+
+/// A local time of day, `"08:00"`.
+pub(super) fn opt_clock_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<Time>()
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a time of day like \"08:00\"")))
+}
+
 pub(super) fn weekdays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
     use Weekday::*;
     let names = Vec::<String>::deserialize(d)?;

@@ -70,6 +70,12 @@ pub enum ConfigError {
         file: String,
         mode: u32,
     },
+    #[error("{key}: {file}: {message}")]
+    WebhookUrl {
+        key: String,
+        file: String,
+        message: String,
+    },
     #[error("web.key_file: {file}: {source}")]
     WebKey {
         file: String,
@@ -94,6 +100,8 @@ pub struct Config {
     pub web: Option<web::Web>,
     /// `[[routes]]`, in order.
     pub routes: Vec<crate::notify::route::Route>,
+    /// `[[webhooks]]`, as written (their URLs and keys are read by [`Config::webhooks`]).
+    pub webhooks: Vec<schema::WebhookConfig>,
     /// What `check-config` warns about (routes that can never match); not errors.
     pub warnings: Vec<String>,
     /// The tenants, each with its policies resolved.

@@ -11,7 +11,10 @@ use jiff::civil::{Date, Time, Weekday};
 use serde::Deserialize;
 use url::Url;
 
-use super::de::{arm_endpoint, duration, hours, mailbox, mailboxes, timezone, url, weekdays};
+use super::de::{
+    arm_endpoint, duration, hours, mailbox, mailboxes, opt_clock_time, opt_timezone, timezone, url,
+    weekdays,
+};
 pub use crate::cloud::CloudName;
 use crate::followup::claim::ClaimChannel;
 use crate::followup::support::SupportPlan;
@@ -39,6 +42,9 @@ pub struct ConfigFile {
     /// Who else receives what, matched top-down after each tenant's own recipients.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// HTTP receivers (generic JSON, Teams, Slack) that routes name.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
     /// The Entra ID tenants watched; a CSP partner lists one per customer.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -225,6 +231,76 @@ pub struct RouteConfig {
     pub sensitive: bool,
     /// Reminders only from this many days before the claim deadline.
     pub from_days_before: Option<u32>,
+    /// Names of `[[webhooks]]` that also receive what this route takes.
+    #[serde(default)]
+    pub webhooks: Vec<String>,
+    /// `immediate` (each notice at once) or `digest` (one message per period).
+    #[serde(default)]
+    pub mode: RouteMode,
+    /// `mode = "digest"`: the local time the digest goes out, `"08:00"`.
+    #[serde(default, deserialize_with = "opt_clock_time")]
+    pub digest_at: Option<jiff::civil::Time>,
+    /// `mode = "digest"`: the time zone of `digest_at`, an IANA name.
+    #[serde(default, deserialize_with = "opt_timezone")]
+    pub timezone: Option<jiff::tz::TimeZone>,
+    /// `mode = "digest"`: the days it goes out (every day when absent; `["mon"]`: weekly).
+    #[serde(default, deserialize_with = "weekdays")]
+    pub digest_days: Vec<jiff::civil::Weekday>,
+    /// `all` update mails, or only `material` ones (a new region or service, a status or level
+    /// change, a PIR).
+    #[serde(default)]
+    pub updates: RouteUpdates,
+}
+
+/// `[[routes]] mode`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteMode {
+    #[default]
+    Immediate,
+    Digest,
+}
+
+/// `[[routes]] updates`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteUpdates {
+    #[default]
+    All,
+    Material,
+}
+
+/// `[[webhooks]]`: an HTTP receiver routes can name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// What routes call it: letters, digits, - or _.
+    pub name: String,
+    /// `generic` (pirwatch's JSON, signed), `teams` (a Workflows webhook, Adaptive Card) or
+    /// `slack` (an incoming webhook).
+    pub kind: crate::notify::channel::webhook::WebhookKind,
+    /// A secret file holding the URL (`https://`; `http://` only for loopback).
+    pub url_file: PathBuf,
+    /// `kind = "generic"`: a secret file holding the HMAC-SHA-256 key of
+    /// `X-Pirwatch-Signature`.
+    pub secret_file: Option<PathBuf>,
+    /// Time limit of one request.
+    #[serde(default = "default_webhook_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Tries before a delivery is given up on (and the operators are told).
+    #[serde(default = "default_webhook_attempts")]
+    pub max_attempts: u32,
+    /// The first retry waits this long after the failure (or the receiver's `Retry-After`, if
+    /// longer), doubling with each further failure, at most an hour.
+    #[serde(default = "default_retry_backoff", deserialize_with = "duration")]
+    pub retry_backoff: Duration,
+}
+
+const fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+const fn default_webhook_attempts() -> u32 {
+    20
 }
 
 /// `[web]`: signed action links in mails, and the pages of open follow-ups.

@@ -62,6 +62,7 @@ impl Config {
         if self.web.is_some() {
             self.web_keys()?;
         }
+        self.webhooks()?;
         for (i, t) in self.tenants.iter().enumerate() {
             let key = |k: &str| format!("tenants[{i}].credential.{k}");
             match &t.config.credential {
@@ -90,6 +91,60 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The `[[webhooks]]` with their URLs and signing keys read from their files. A URL must
+    /// be `https://` (`http://` only for loopback hosts); an error never repeats the URL.
+    pub fn webhooks(&self) -> Result<Vec<crate::notify::channel::webhook::Webhook>, ConfigError> {
+        use secrecy::ExposeSecret;
+        let mut out = Vec::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = |k: &str| format!("webhooks[{i}].{k}");
+            let url = self.read_secret(&key("url_file"), &w.url_file)?;
+            let bad = |message: &str| ConfigError::WebhookUrl {
+                key: key("url_file"),
+                file: self.secret_path(&w.url_file).display().to_string(),
+                message: message.to_owned(),
+            };
+            let parsed = url::Url::parse(url.expose_secret().trim())
+                .map_err(|_| bad("does not hold a URL (https://…)"))?;
+            match parsed.scheme() {
+                "https" => {}
+                "http" if super::is_loopback(&parsed) => {}
+                "http" => {
+                    return Err(bad(
+                        "holds an http:// URL; use https:// (http only for loopback)",
+                    ));
+                }
+                _ => return Err(bad("holds a URL that is not https://")),
+            }
+            let secret = match &w.secret_file {
+                Some(f) => {
+                    let s = self.read_secret(&key("secret_file"), f)?;
+                    if s.expose_secret().is_empty() {
+                        return Err(ConfigError::WebhookUrl {
+                            key: key("secret_file"),
+                            file: self.secret_path(f).display().to_string(),
+                            message: "is empty".into(),
+                        });
+                    }
+                    Some(secrecy::SecretBox::new(Box::new(
+                        s.expose_secret().as_bytes().to_vec(),
+                    )))
+                }
+                None => None,
+            };
+            out.push(crate::notify::channel::webhook::Webhook {
+                name: w.name.clone(),
+                kind: w.kind,
+                url: SecretString::from(parsed.to_string()),
+                secret,
+                timeout: w.timeout,
+                max_attempts: w.max_attempts,
+                retry_backoff: w.retry_backoff,
+            });
+        }
+        Ok(out)
     }
 
     /// The `[web]` HMAC keys, from `web.key_file`. `None` when `[web]` is absent.

@@ -503,7 +503,7 @@ fn routes_are_checked_and_what_never_matches_is_warned_about() {
     assert!(
         err("name = \"a b\"\nto = [\"x@y.example\"]").contains("routes[0].name: must be letters")
     );
-    assert!(err("name = \"a\"").contains("routes[0].to: list at least one address"));
+    assert!(err("name = \"a\"").contains("routes[0].to: list at least one receiver"));
     assert!(
         err("name = \"a\"\nto = [\"x@y.example\"]\nkinds = [\"news\"]")
             .contains("unknown kind \"news\"")

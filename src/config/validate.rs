@@ -44,7 +44,9 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
         tenants.push(tenant(t, &at, &event_types)?);
     }
     let names: Vec<String> = tenants.iter().map(|t| t.name.to_string()).collect();
-    let (routes, warnings) = super::routes::resolve(&file.routes, &tenants, &event_types)?;
+    super::routes::check_webhooks(&file.webhooks)?;
+    let (routes, warnings) =
+        super::routes::resolve(&file.routes, &file.webhooks, &tenants, &event_types)?;
     if file.notify.fallback.is_empty()
         && let Some(i) = tenants.iter().position(|t| t.config.recipients.is_empty())
     {
@@ -73,6 +75,7 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
         http: file.http,
         web,
         routes,
+        webhooks: file.webhooks,
         warnings,
         tenants,
         dir: std::path::PathBuf::from("."),

@@ -75,6 +75,8 @@ impl Daemon {
             ack_command: config.notify.ack_command.clone(),
             links: None,
             pacer: crate::notify::pace::Pacer::new(config.smtp.max_per_minute),
+            webhooks: Vec::new(),
+            webhook_sender: None,
         };
         Self {
             config,
@@ -111,6 +113,17 @@ impl Daemon {
     /// Mails carry signed links to the web pages (`[web]`).
     pub fn with_links(mut self, links: Option<crate::web::link::LinkMaker>) -> Self {
         self.notifier.links = links;
+        self
+    }
+
+    /// Delivers to `webhooks` too (`[[webhooks]]`, their secrets read).
+    pub fn with_webhooks(
+        mut self,
+        webhooks: Vec<crate::notify::channel::webhook::Webhook>,
+        sender: crate::notify::channel::webhook::WebhookSender,
+    ) -> Self {
+        self.notifier.webhooks = webhooks;
+        self.notifier.webhook_sender = Some(sender);
         self
     }
 

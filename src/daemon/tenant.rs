@@ -119,15 +119,22 @@ impl Daemon {
                 .or_else(|| candidates.get(id))
                 .or_else(|| stored.get(id))
         };
-        crate::notify::route::assign(
-            &mut notices,
-            find,
-            &tenant.name,
-            !tenant.config.recipients.is_empty(),
-            &self.config.routes,
-            !self.config.notify.fallback.is_empty(),
-            &self.ids,
-        );
+        let material = |id: &TrackingId| {
+            let now = observations.iter().find(|o| &o.incident.tracking_id == id);
+            match (now, stored.get(id)) {
+                (Some(o), Some(before)) => o.incident.changed_materially_from(before),
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+        };
+        let routing = crate::notify::route::Routing {
+            tenant: &tenant.name,
+            tenant_has_recipients: !tenant.config.recipients.is_empty(),
+            routes: &self.config.routes,
+            has_fallback: !self.config.notify.fallback.is_empty(),
+            ids: &self.ids,
+        };
+        crate::notify::route::assign(&mut notices, find, material, &routing, now);
         let writes: Vec<IncidentWrite<'_>> = observations
             .iter()
             .map(|o| IncidentWrite {

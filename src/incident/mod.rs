@@ -130,6 +130,20 @@ impl Incident {
     }
 }
 
+impl Incident {
+    /// Whether `self`, a newer state of `before`, changed materially: a new service or region,
+    /// another status or level, a further PIR stage — not only a re-published text.
+    pub fn changed_materially_from(&self, before: &Self) -> bool {
+        let grew = |now: BTreeSet<&str>, then: BTreeSet<&str>| !now.is_subset(&then);
+        grew(self.services(), before.services())
+            || grew(self.regions(), before.regions())
+            || self.status != before.status
+            || self.level != before.level
+            || self.pir > before.pir
+            || self.false_positive != before.false_positive
+    }
+}
+
 /// One thing that happened to an incident between two polls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

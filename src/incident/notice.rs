@@ -198,14 +198,17 @@ pub enum Receiver {
     Fallback,
     /// `[notify] operators`.
     Operators,
+    /// The `[[webhooks]]` entry of this name.
+    Webhook(String),
 }
 
 impl Receiver {
-    /// `tenant`, `route:NAME`, `fallback` or `operators`.
+    /// `tenant`, `route:NAME`, `webhook:NAME`, `fallback` or `operators`.
     pub fn as_str(&self) -> String {
         match self {
             Self::TenantRecipients => "tenant".to_owned(),
             Self::Route(name) => format!("route:{name}"),
+            Self::Webhook(name) => format!("webhook:{name}"),
             Self::Fallback => "fallback".to_owned(),
             Self::Operators => "operators".to_owned(),
         }
@@ -219,8 +222,9 @@ impl FromStr for Receiver {
             "tenant" => Ok(Self::TenantRecipients),
             "fallback" => Ok(Self::Fallback),
             "operators" => Ok(Self::Operators),
-            _ => match s.strip_prefix("route:") {
-                Some(name) if !name.is_empty() => Ok(Self::Route(name.to_owned())),
+            _ => match (s.strip_prefix("route:"), s.strip_prefix("webhook:")) {
+                (Some(name), _) if !name.is_empty() => Ok(Self::Route(name.to_owned())),
+                (_, Some(name)) if !name.is_empty() => Ok(Self::Webhook(name.to_owned())),
                 _ => Err(UnknownValue(s.to_owned())),
             },
         }
@@ -272,7 +276,28 @@ pub struct Notice {
     /// Not before this instant (working hours, for reminders and digests).
     pub not_before: Timestamp,
     /// One delivery per receiver, each with its own `Message-ID`.
-    pub deliveries: Vec<(Receiver, MessageId)>,
+    pub deliveries: Vec<PlannedDelivery>,
+}
+
+/// One receiver's delivery of a notice, as planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDelivery {
+    pub receiver: Receiver,
+    pub message_id: MessageId,
+    /// For a route in digest mode: the digest it goes out in (the route's next digest time
+    /// after the notice was planned); `None`: on its own, at once.
+    pub digest_at: Option<Timestamp>,
+}
+
+impl PlannedDelivery {
+    /// A delivery on its own, at once.
+    pub fn immediate(receiver: Receiver, message_id: MessageId) -> Self {
+        Self {
+            receiver,
+            message_id,
+            digest_at: None,
+        }
+    }
 }
 
 /// Where one delivery stands.

@@ -87,6 +87,17 @@ impl MessageIds {
         format!("operator.{cause}.{}.day-{day}", about.join("."))
     }
 
+    /// The `Message-ID` of the digest `receiver` gets at `at`: every member of it was planned
+    /// before `at`, so the same digest always has the same id.
+    pub fn route_digest(&self, receiver: &Receiver, at: jiff::Timestamp) -> MessageId {
+        MessageId::new(format!(
+            "<digest.{}.{}@{}>",
+            encode_token(&receiver.as_str()),
+            at.as_millisecond(),
+            self.domain
+        ))
+    }
+
     /// The `Message-ID` of a notice's delivery to `receiver`.
     pub fn message_id(&self, key: &str, receiver: &Receiver) -> MessageId {
         match receiver {
@@ -98,6 +109,11 @@ impl MessageIds {
                 self.domain
             )),
             Receiver::Fallback => MessageId::new(format!("<{key}.fallback@{}>", self.domain)),
+            Receiver::Webhook(name) => MessageId::new(format!(
+                "<{key}.webhook-{}@{}>",
+                encode_token(name),
+                self.domain
+            )),
         }
     }
 }

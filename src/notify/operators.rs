@@ -9,7 +9,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::incident::TenantName;
-use crate::incident::notice::{Notice, NoticeKind, OperatorCause, Receiver};
+use crate::incident::notice::{Notice, NoticeKind, OperatorCause, PlannedDelivery, Receiver};
 use crate::notify::message_id::MessageIds;
 
 /// A scope failing since `since`.
@@ -123,7 +123,7 @@ fn notice(
         updates_from: None,
         operator: Some(operator),
         not_before: now,
-        deliveries: vec![(Receiver::Operators, message_id)],
+        deliveries: vec![PlannedDelivery::immediate(Receiver::Operators, message_id)],
     }
 }
 
@@ -223,7 +223,7 @@ mod tests {
             ts("2026-11-01T09:00:00Z"),
         );
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].deliveries[0].0, Receiver::Operators);
+        assert_eq!(got[0].deliveries[0].receiver, Receiver::Operators);
         assert!(matches!(
             got[0].operator,
             Some(OperatorCause::DeliveryFailed { .. })

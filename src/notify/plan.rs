@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::followup::schedule::Reminder;
 use crate::followup::{ClaimStatus, TenantPolicy, assess};
 use crate::incident::ack::Acks;
-use crate::incident::notice::{Notice, Receiver, ReminderKey};
+use crate::incident::notice::{Notice, PlannedDelivery, Receiver, ReminderKey};
 use crate::incident::{Change, NoticeKind, TenantName, TrackingId};
 use crate::notify::message_id::MessageIds;
 use crate::tracker::Observation;
@@ -206,7 +206,7 @@ impl Planner<'_> {
             updates_from: None,
             operator: None,
             not_before,
-            deliveries: vec![(receiver, message_id)],
+            deliveries: vec![PlannedDelivery::immediate(receiver, message_id)],
         }
     }
 }
@@ -270,7 +270,7 @@ mod tests {
             .into_iter()
             .map(|n| {
                 let ids = n.incidents.iter().map(|i| i.to_string()).collect();
-                (n.kind, ids, n.deliveries[0].1.to_string())
+                (n.kind, ids, n.deliveries[0].message_id.to_string())
             })
             .collect()
     }
@@ -468,7 +468,7 @@ mod tests {
         assert_eq!(n[0].follow_ups, [REVIEW, CLAIM]);
         assert_eq!(n[0].not_before, p.calendar.next_open_instant(now));
         assert_eq!(
-            n[0].deliveries[0].1.as_str(),
+            n[0].deliveries[0].message_id.as_str(),
             "<X.contoso.followup-20261229@example.com>"
         );
     }

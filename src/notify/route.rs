@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::incident::notice::{Notice, Receiver, ReminderKey, Series, Step};
+use jiff::Timestamp;
+
+use crate::incident::notice::{Notice, PlannedDelivery, Receiver, ReminderKey, Series, Step};
 use crate::incident::{EventType, Incident, NoticeKind, TenantName, TrackingId};
 use crate::notify::message_id::MessageIds;
 
@@ -71,6 +73,81 @@ pub struct Matcher {
     pub kinds: Option<BTreeSet<RouteKind>>,
 }
 
+/// When a route in digest mode sends its digest: at `at` local time in `timezone`, on `days`
+/// (every day when empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestSchedule {
+    pub at: jiff::civil::Time,
+    pub timezone: jiff::tz::TimeZone,
+    pub days: Vec<jiff::civil::Weekday>,
+}
+
+impl DigestSchedule {
+    /// The first digest time strictly after `now`: what a notice planned at `now` waits for.
+    /// A local time a clock change skips is taken as the instant after the gap.
+    pub fn next_after(&self, now: Timestamp) -> Timestamp {
+        let today = now.to_zoned(self.timezone.clone()).date();
+        let mut day = today;
+        // At most a week ahead (plus today), whatever the days are.
+        for _ in 0..9 {
+            if self.days.is_empty() || self.days.contains(&day.weekday()) {
+                let at = day
+                    .to_datetime(self.at)
+                    .to_zoned(self.timezone.clone())
+                    .map(|z| z.timestamp());
+                if let Ok(at) = at
+                    && at > now
+                {
+                    return at;
+                }
+            }
+            match day.tomorrow() {
+                Ok(d) => day = d,
+                Err(_) => break,
+            }
+        }
+        // Only at the end of jiff's calendar: send at once rather than never.
+        now
+    }
+
+    /// The last digest time strictly before `at` (the start of the period `at` closes).
+    pub fn previous_before(&self, at: Timestamp) -> Option<Timestamp> {
+        let mut day = at.to_zoned(self.timezone.clone()).date();
+        for _ in 0..9 {
+            if self.days.is_empty() || self.days.contains(&day.weekday()) {
+                let t = day
+                    .to_datetime(self.at)
+                    .to_zoned(self.timezone.clone())
+                    .map(|z| z.timestamp());
+                if let Ok(t) = t
+                    && t < at
+                {
+                    return Some(t);
+                }
+            }
+            day = day.yesterday().ok()?;
+        }
+        None
+    }
+}
+
+/// How a route delivers: each notice on its own at once, or one digest per period.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Immediate,
+    Digest(DigestSchedule),
+}
+
+/// Which update mails a route takes: every re-publish, or only material changes (a new region
+/// or service, a status or level change, a PIR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateFilter {
+    #[default]
+    All,
+    Material,
+}
+
 /// One `[[routes]]` entry, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -78,6 +155,10 @@ pub struct Route {
     pub matcher: Matcher,
     pub to: Vec<lettre::message::Mailbox>,
     pub cc: Vec<lettre::message::Mailbox>,
+    /// Names of `[[webhooks]]` entries that also receive what this route takes.
+    pub webhooks: Vec<String>,
+    pub mode: Mode,
+    pub updates: UpdateFilter,
     /// Go on matching the routes below after this one matched.
     pub continue_: bool,
     /// Takes security advisories and sensitive events too.
@@ -94,6 +175,8 @@ pub struct Facts<'a> {
     pub incidents: Vec<&'a Incident>,
     /// The follow-ups a reminder carries.
     pub follow_ups: &'a [ReminderKey],
+    /// For an update: something material changed (region, service, status, level, PIR).
+    pub material: bool,
 }
 
 impl Facts<'_> {
@@ -125,23 +208,43 @@ fn any_of(set: &Option<BTreeSet<String>>, values: impl IntoIterator<Item = Strin
 }
 
 impl Route {
+    /// True when `i` is what this route is about, whatever the notice (subscription, event
+    /// type, service, region).
+    pub fn matches_incident(&self, i: &Incident) -> bool {
+        let m = &self.matcher;
+        any_of(&m.subscriptions, i.subscriptions.iter().cloned())
+            && m.event_types
+                .as_ref()
+                .is_none_or(|s| s.contains(&i.event_type))
+            && any_of(&m.services, i.services().into_iter().map(str::to_owned))
+            && any_of(&m.regions, i.regions().into_iter().map(str::to_owned))
+    }
+
+    /// True when this route would take news of `i` of tenant `tenant` (a route digest's open
+    /// follow-ups): its tenant, its incident, and sensitive only when it opts in.
+    pub fn takes(&self, tenant: &str, i: &Incident) -> bool {
+        let sensitive = i.sensitive || i.event_type == EventType::SecurityAdvisory;
+        self.matcher
+            .tenants
+            .as_ref()
+            .is_none_or(|t| t.contains(tenant))
+            && (self.sensitive || !sensitive)
+            && self.matches_incident(i)
+    }
+
     /// True when this route takes the notice `f`.
     pub fn matches(&self, f: &Facts<'_>) -> bool {
         let m = &self.matcher;
-        let incident_matches = |i: &&Incident| {
-            any_of(&m.subscriptions, i.subscriptions.iter().cloned())
-                && m.event_types
-                    .as_ref()
-                    .is_none_or(|s| s.contains(&i.event_type))
-                && any_of(&m.services, i.services().into_iter().map(str::to_owned))
-                && any_of(&m.regions, i.regions().into_iter().map(str::to_owned))
-        };
+        let incident_matches = |i: &&Incident| self.matches_incident(i);
         let reminder_ok = f.kind != RouteKind::Reminder
             || self
                 .from_days_before
                 .is_none_or(|n| f.claim_days_before().is_some_and(|d| d <= n));
+        let update_ok =
+            f.kind != RouteKind::Update || self.updates == UpdateFilter::All || f.material;
         m.tenants.as_ref().is_none_or(|t| t.contains(f.tenant))
             && m.kinds.as_ref().is_none_or(|k| k.contains(&f.kind))
+            && update_ok
             && (self.sensitive || !f.sensitive())
             && reminder_ok
             && f.incidents.iter().any(incident_matches)
@@ -149,55 +252,86 @@ impl Route {
 }
 
 /// The receivers of a notice: the tenant's own recipients (if it has any), then the routes
-/// top-down, and the fallback when nobody else takes it.
-pub fn receivers(
+/// top-down (a route's mail, then its webhooks), and the fallback when nobody else takes it;
+/// each with the digest schedule of the route it came from, when that route digests. A webhook
+/// named by two matching routes receives the notice once.
+pub fn receivers<'r>(
     f: &Facts<'_>,
     tenant_has_recipients: bool,
-    routes: &[Route],
+    routes: &'r [Route],
     has_fallback: bool,
-) -> Vec<Receiver> {
-    let mut out = Vec::new();
+) -> Vec<(Receiver, Option<&'r DigestSchedule>)> {
+    let mut out: Vec<(Receiver, Option<&DigestSchedule>)> = Vec::new();
     if tenant_has_recipients {
-        out.push(Receiver::TenantRecipients);
+        out.push((Receiver::TenantRecipients, None));
     }
     for r in routes.iter().filter(|r| r.matches(f)) {
-        out.push(Receiver::Route(r.name.clone()));
+        let digest = match &r.mode {
+            Mode::Immediate => None,
+            Mode::Digest(s) => Some(s),
+        };
+        if !r.to.is_empty() || !r.cc.is_empty() {
+            out.push((Receiver::Route(r.name.clone()), digest));
+        }
+        for w in &r.webhooks {
+            let w = Receiver::Webhook(w.clone());
+            if !out.iter().any(|(x, _)| x == &w) {
+                out.push((w, digest));
+            }
+        }
         if !r.continue_ {
             break;
         }
     }
     if out.is_empty() && has_fallback {
-        out.push(Receiver::Fallback);
+        out.push((Receiver::Fallback, None));
     }
     out
 }
 
-/// Sets the deliveries of a tenant's planned `notices`: one per receiver, each with its own
-/// `Message-ID`. `incident` finds a notice's incidents.
+/// What a tenant's notices are routed by.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'a> {
+    pub tenant: &'a TenantName,
+    pub tenant_has_recipients: bool,
+    pub routes: &'a [Route],
+    pub has_fallback: bool,
+    pub ids: &'a MessageIds,
+}
+
+/// Sets the deliveries of a tenant's planned `notices` at `now`: one per receiver, each with
+/// its own `Message-ID`, a digest route's waiting for its next digest. `incident` finds a
+/// notice's incidents; `material` says whether an incident's update is material.
 pub fn assign<'a>(
     notices: &mut [Notice],
     incident: impl Fn(&TrackingId) -> Option<&'a Incident>,
-    tenant: &TenantName,
-    tenant_has_recipients: bool,
-    routes: &[Route],
-    has_fallback: bool,
-    ids: &MessageIds,
+    material: impl Fn(&TrackingId) -> bool,
+    routing: &Routing<'_>,
+    now: Timestamp,
 ) {
     for n in notices.iter_mut() {
         let Some(kind) = RouteKind::of(n.kind) else {
             continue;
         };
         let facts = Facts {
-            tenant: tenant.as_str(),
+            tenant: routing.tenant.as_str(),
             kind,
             incidents: n.incidents.iter().filter_map(&incident).collect(),
             follow_ups: &n.follow_ups,
+            material: n.incidents.iter().any(&material),
         };
-        n.deliveries = receivers(&facts, tenant_has_recipients, routes, has_fallback)
+        let found = receivers(
+            &facts,
+            routing.tenant_has_recipients,
+            routing.routes,
+            routing.has_fallback,
+        );
+        n.deliveries = found
             .into_iter()
-            .map(|r| {
-                let id = ids.message_id(&n.key, &r);
-                (r, id)
+            .map(|(receiver, digest)| PlannedDelivery {
+                message_id: routing.ids.message_id(&n.key, &receiver),
+                receiver,
+                digest_at: digest.map(|s| s.next_after(now)),
             })
             .collect();
     }
@@ -224,8 +358,11 @@ mod tests {
         Route {
             name: name.into(),
             matcher: m,
-            to: Vec::new(),
+            to: vec!["desk@example.com".parse().expect("mailbox")],
             cc: Vec::new(),
+            webhooks: Vec::new(),
+            mode: Mode::Immediate,
+            updates: UpdateFilter::All,
             continue_: cont,
             sensitive: false,
             from_days_before: None,
@@ -236,8 +373,8 @@ mod tests {
         Some(v.iter().map(|s| s.to_lowercase()).collect())
     }
 
-    fn names(r: &[Receiver]) -> Vec<String> {
-        r.iter().map(|r| r.as_str()).collect()
+    fn names(r: &[(Receiver, Option<&DigestSchedule>)]) -> Vec<String> {
+        r.iter().map(|(r, _)| r.as_str()).collect()
     }
 
     #[test]
@@ -269,6 +406,7 @@ mod tests {
             kind: RouteKind::New,
             incidents: vec![i],
             follow_ups: &[],
+            material: false,
         };
         let vm: &'static Incident = Box::leak(Box::new(vm));
         let sql: &'static Incident = Box::leak(Box::new(sql));
@@ -308,6 +446,7 @@ mod tests {
             kind: RouteKind::New,
             incidents: vec![&advisory],
             follow_ups: &[],
+            material: false,
         };
         assert!(!desk.matches(&f), "not unless the route opts in");
         assert!(
@@ -346,6 +485,7 @@ mod tests {
                 kind: RouteKind::Reminder,
                 incidents: vec![&vm],
                 follow_ups: &keys,
+                material: false,
             };
             assert_eq!(late.matches(&f), want, "{keys:?}");
         }

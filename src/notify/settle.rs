@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 pub use crate::incident::notice::Settlement;
 use crate::incident::notice::{DeliveryState, RecipientRecord, RecipientState};
 use crate::notify::channel::smtp::SmtpFailure;
+use crate::notify::channel::webhook::WebhookFailure;
 
 /// After this many permanent rejections a recipient is given up on.
 pub const MAX_REJECTIONS: i64 = 3;
@@ -91,6 +92,56 @@ pub fn settle(
         recipients,
         state,
         next_attempt: now.checked_add(delay).unwrap_or(now),
+        error,
+    }
+}
+
+/// Settles a webhook delivery's attempt made at `now` after `attempts` earlier ones: the
+/// webhook is its one recipient (`rejections` so far from `before`). Unlike mail, a receiver that
+/// keeps failing — for whatever reason — is given up on after `max_attempts` tries (the
+/// operators are told); a rejection, after [`MAX_REJECTIONS`]. The next try waits for the backoff
+/// and at least the receiver's `Retry-After`.
+pub fn settle_webhook(
+    name: &str,
+    before: Option<&RecipientRecord>,
+    outcome: &Result<(), WebhookFailure>,
+    attempts: i64,
+    policy: (u32, Duration),
+    now: Timestamp,
+) -> Settlement {
+    let (max_attempts, backoff) = policy;
+    let rejections = before.map_or(0, |r| r.rejections);
+    let (state, record_state, rejections, error, wait) = match outcome {
+        Ok(()) => (
+            DeliveryState::Sent,
+            RecipientState::Sent,
+            rejections,
+            None,
+            Duration::ZERO,
+        ),
+        Err(f) => {
+            let rejections = rejections + i64::from(f.permanent);
+            let spent = attempts + 1 >= i64::from(max_attempts)
+                || (f.permanent && rejections >= MAX_REJECTIONS);
+            let wait = retry_delay(backoff, attempts).max(f.retry_after.unwrap_or_default());
+            let (d, r) = match (spent, f.permanent) {
+                (true, _) => (DeliveryState::Failed, RecipientState::Failed),
+                (false, true) => (DeliveryState::Queued, RecipientState::Rejected),
+                (false, false) => (DeliveryState::Queued, RecipientState::Deferred),
+            };
+            (d, r, rejections, Some(f.message.clone()), wait)
+        }
+    };
+    let wait = SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_hours(24));
+    Settlement {
+        recipients: vec![RecipientRecord {
+            address: name.to_owned(),
+            state: record_state,
+            rejections,
+            error: error.clone(),
+        }],
+        state,
+        next_attempt: now.checked_add(wait).unwrap_or(now),
         error,
     }
 }
@@ -222,5 +273,61 @@ mod tests {
         assert_eq!(s.state, DeliveryState::Queued);
         assert_eq!(s.next_attempt, ts("2026-11-01T10:02:00Z"));
         assert_eq!(s.error.as_deref(), Some("connection refused"));
+    }
+
+    #[test]
+    fn webhooks_retry_after_the_receivers_wait_and_give_up_after_max_attempts() {
+        let now = ts("2026-12-02T10:00:00Z");
+        let base = Duration::from_secs(30);
+        let down = |permanent, wait: Option<u64>| {
+            Err(WebhookFailure {
+                permanent,
+                message: "webhook w: HTTP 503".into(),
+                retry_after: wait.map(Duration::from_secs),
+            })
+        };
+        let rejected = RecipientRecord {
+            address: "w".into(),
+            state: RecipientState::Rejected,
+            rejections: 2,
+            error: None,
+        };
+        // (before, outcome, attempts so far) → (state, seconds to the next try)
+        type Case<'a> = (
+            Option<&'a RecipientRecord>,
+            Result<(), WebhookFailure>,
+            i64,
+            DeliveryState,
+            i64,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (None, Ok(()), 0, DeliveryState::Sent, 0),
+            (None, down(false, None), 0, DeliveryState::Queued, 30),
+            (None, down(false, None), 2, DeliveryState::Queued, 120),
+            // Retry-After longer than the backoff wins; a shorter one does not shorten it.
+            (None, down(false, Some(600)), 0, DeliveryState::Queued, 600),
+            (None, down(false, Some(5)), 1, DeliveryState::Queued, 60),
+            // The tenth try of ten fails: given up on.
+            (None, down(false, None), 9, DeliveryState::Failed, 3600),
+            (None, down(true, None), 0, DeliveryState::Queued, 30),
+            (
+                Some(&rejected),
+                down(true, None),
+                3,
+                DeliveryState::Failed,
+                240,
+            ),
+        ];
+        for (before, outcome, attempts, state, wait) in cases {
+            let s = settle_webhook("w", before, &outcome, attempts, (10, base), now);
+            assert_eq!(s.state, state, "{outcome:?} after {attempts}");
+            assert_eq!(
+                s.next_attempt.duration_since(now).as_secs(),
+                wait,
+                "{outcome:?} after {attempts}"
+            );
+            assert_eq!(s.recipients.len(), 1);
+            assert_eq!(s.error.is_some(), outcome.is_err());
+        }
     }
 }

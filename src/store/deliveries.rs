@@ -97,41 +97,57 @@ impl Store {
         subject: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        self.settle_attempts(std::slice::from_ref(d), s, subject, now)
+            .await
+    }
+
+    /// Records one attempt that carried every delivery in `ds` (a route digest's members), in
+    /// one transaction.
+    pub async fn settle_attempts(
+        &self,
+        ds: &[QueuedDelivery],
+        s: &Settlement,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        for r in &s.recipients {
+        for d in ds {
+            for r in &s.recipients {
+                sqlx::query(
+                    "INSERT INTO delivery_recipients (key, receiver, address, state, rejections, \
+                     last_error, at_ms) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (key, receiver, \
+                     address) DO UPDATE SET state = excluded.state, \
+                     rejections = excluded.rejections, last_error = excluded.last_error, \
+                     at_ms = excluded.at_ms",
+                )
+                .bind(&d.key)
+                .bind(d.receiver.as_str())
+                .bind(&r.address)
+                .bind(r.state.as_str())
+                .bind(r.rejections)
+                .bind(&r.error)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            }
+            let sent = (s.state == DeliveryState::Sent).then(|| ms(now));
             sqlx::query(
-                "INSERT INTO delivery_recipients (key, receiver, address, state, rejections, \
-                 last_error, at_ms) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (key, receiver, \
-                 address) DO UPDATE SET state = excluded.state, rejections = excluded.rejections, \
-                 last_error = excluded.last_error, at_ms = excluded.at_ms",
+                "UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_ms = $2, \
+                 last_error = $3, sent_ms = COALESCE($4, sent_ms), subject = $5 \
+                 WHERE key = $6 AND receiver = $7",
             )
+            .bind(s.state.as_str())
+            .bind(ms(s.next_attempt))
+            .bind(&s.error)
+            .bind(sent)
+            .bind(subject)
             .bind(&d.key)
             .bind(d.receiver.as_str())
-            .bind(&r.address)
-            .bind(r.state.as_str())
-            .bind(r.rejections)
-            .bind(&r.error)
-            .bind(ms(now))
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
         }
-        let sent = (s.state == DeliveryState::Sent).then(|| ms(now));
-        sqlx::query(
-            "UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_ms = $2, \
-             last_error = $3, sent_ms = COALESCE($4, sent_ms), subject = $5 \
-             WHERE key = $6 AND receiver = $7",
-        )
-        .bind(s.state.as_str())
-        .bind(ms(s.next_attempt))
-        .bind(&s.error)
-        .bind(sent)
-        .bind(subject)
-        .bind(&d.key)
-        .bind(d.receiver.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -313,7 +329,10 @@ mod tests {
             updates_from: None,
             operator: None,
             not_before: now,
-            deliveries: vec![(Receiver::TenantRecipients, MessageId::new("<k@x>"))],
+            deliveries: vec![crate::incident::notice::PlannedDelivery::immediate(
+                Receiver::TenantRecipients,
+                MessageId::new("<k@x>"),
+            )],
         };
         store.queue(&[notice], now).await.expect("queue");
         let d = store.due_deliveries(now, now).await.expect("due").remove(0);

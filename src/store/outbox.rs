@@ -44,6 +44,8 @@ pub struct QueuedDelivery {
     pub operator: Option<OperatorCause>,
     /// When the notice was planned (the mail's `Date`).
     pub planned: Timestamp,
+    /// The route digest it goes out in, if any.
+    pub digest_at: Option<Timestamp>,
     pub attempts: i64,
     pub rejections: i64,
 }
@@ -141,17 +143,19 @@ impl Store {
             .await
             .map_err(|e| self.err(e))?;
         }
-        for (receiver, message_id) in &n.deliveries {
-            // A Message-ID shared by two notices is a bug in the scheme: fail, never drop.
+        for d in &n.deliveries {
+            // A Message-ID shared by two notices is a bug in the scheme: fail, never drop. A
+            // digest's member waits for its digest time.
             sqlx::query(
                 "INSERT INTO deliveries (key, receiver, message_id, state, attempts, rejections, \
-                 next_attempt_ms) VALUES ($1,$2,$3,'queued',0,0,$4) \
+                 next_attempt_ms, digest_ms) VALUES ($1,$2,$3,'queued',0,0,$4,$5) \
                  ON CONFLICT (key, receiver) DO NOTHING",
             )
             .bind(&n.key)
-            .bind(receiver.as_str())
-            .bind(message_id.as_str())
-            .bind(ms(now))
+            .bind(d.receiver.as_str())
+            .bind(d.message_id.as_str())
+            .bind(ms(d.digest_at.unwrap_or(now).max(now)))
+            .bind(d.digest_at.map(ms))
             .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;
@@ -167,11 +171,16 @@ impl Store {
         retry_by: Timestamp,
     ) -> Result<Vec<QueuedDelivery>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.key, d.receiver, d.message_id, d.attempts, d.rejections, n.tenant, n.kind, \
-             n.updates_from_ms, n.planned_ms, n.operator_cause, ni.tracking_id \
+            "SELECT d.key, d.receiver, d.message_id, d.attempts, d.rejections, d.digest_ms, \
+             n.tenant, n.kind, n.updates_from_ms, n.planned_ms, n.operator_cause, ni.tracking_id \
              FROM deliveries d JOIN notifications n ON n.key = d.key \
              LEFT JOIN notification_incidents ni ON ni.key = n.key \
-             WHERE d.state = 'queued' AND n.not_before_ms <= $1 AND d.next_attempt_ms <= $2 \
+             WHERE d.state = 'queued' AND (n.not_before_ms <= $1 OR d.digest_ms IS NOT NULL) \
+             AND d.next_attempt_ms <= $2 AND NOT EXISTS (SELECT 1 FROM deliveries e \
+               JOIN notifications en ON en.key = e.key \
+               WHERE e.receiver = d.receiver AND d.receiver LIKE 'webhook:%' \
+               AND e.state = 'queued' AND e.next_attempt_ms > $2 \
+               AND (en.planned_ms, e.message_id) < (n.planned_ms, d.message_id)) \
              ORDER BY n.planned_ms, d.message_id, ni.tracking_id",
         )
         .bind(ms(now))
@@ -207,6 +216,7 @@ impl Store {
                 updates_from: self.opt_time(r, N, "updates_from_ms")?,
                 operator: self.opt_json(r, N, "operator_cause")?,
                 planned: self.time(r, N, "planned_ms")?,
+                digest_at: self.opt_time(r, D, "digest_ms")?,
                 attempts: self.get(r, "attempts")?,
                 rejections: self.get(r, "rejections")?,
             });
@@ -290,6 +300,7 @@ impl Store {
             "SELECT d.message_id FROM deliveries d JOIN notifications n ON n.key = d.key \
              JOIN notification_incidents ni ON ni.key = d.key WHERE ni.tenant = $1 AND \
              ni.tracking_id = $2 AND d.receiver = $3 AND d.state = 'sent' AND n.kind <> 'digest' \
+             AND d.digest_ms IS NULL \
              ORDER BY d.sent_ms, d.message_id LIMIT 1",
         )
         .bind(tenant)
@@ -475,7 +486,7 @@ mod tests {
             updates_from: None,
             operator: None,
             not_before: ts("2026-11-01T09:00:00Z"),
-            deliveries: vec![(
+            deliveries: vec![crate::incident::notice::PlannedDelivery::immediate(
                 Receiver::TenantRecipients,
                 MessageId::new(format!("<{key}@x>")),
             )],

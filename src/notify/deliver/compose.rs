@@ -15,7 +15,9 @@ use crate::incident::notice::{Receiver, ReminderKey, Series};
 use crate::incident::{Incident, NoticeKind};
 use crate::metrics::Metrics;
 use crate::notify::channel::email::OutgoingMail;
+use crate::notify::channel::webhook::payload::{self, Document, IncidentDoc};
 use crate::notify::ics;
+use crate::notify::route::RouteKind;
 use crate::store::{QueuedDelivery, Store, StoreError};
 
 impl Notifier {
@@ -65,6 +67,8 @@ impl Notifier {
         ctx.links = links.as_ref();
         ctx.tenant_page = page.as_deref();
         let tz = tenant.policy.calendar.timezone();
+        // What a webhook receives: the same facts, structured.
+        let mut docs: Vec<IncidentDoc> = Vec::new();
         let rendered = match d.kind {
             NoticeKind::Digest => {
                 let mut list: Vec<(&Incident, Option<ClaimDue>)> = Vec::new();
@@ -80,6 +84,10 @@ impl Notifier {
                         i.tracking_id.clone(),
                     )
                 });
+                docs = list
+                    .iter()
+                    .map(|(i, c)| IncidentDoc::of(i, c.as_ref(), &[]))
+                    .collect();
                 self.renderer.digest(&list, &ctx).map(|r| (r, None))
             }
             kind => {
@@ -102,6 +110,10 @@ impl Notifier {
                         .collect(),
                     None => Vec::new(),
                 };
+                docs.push(IncidentDoc {
+                    page: links.as_ref().map(|l| l.incident.clone()),
+                    ..IncidentDoc::of(first, claim.as_ref(), &asked)
+                });
                 let r = if kind == NoticeKind::Reminder {
                     self.renderer.reminder(&asked, first, claim.as_ref(), &ctx)
                 } else {
@@ -132,6 +144,20 @@ impl Notifier {
         } else {
             (r.subject, r.text, r.html)
         };
+        if let Receiver::Webhook(_) = d.receiver {
+            return Ok(Composed::Webhook(Box::new(Document {
+                schema: payload::SCHEMA,
+                id: bare(&d.message_id),
+                kind: RouteKind::of(d.kind).map_or("operator", RouteKind::as_str),
+                tenant: Some(tenant.name.to_string()),
+                route: None,
+                sent_at: now,
+                subject,
+                text,
+                incidents: docs,
+                tenant_page: page,
+            })));
+        }
         Ok(Composed::Mail(Box::new(OutgoingMail {
             message_id: d.message_id.clone(),
             kind: d.kind.as_str(),
@@ -296,6 +322,8 @@ fn addressees(
         }
         Receiver::Fallback => Err("[notify] fallback is empty now".into()),
         Receiver::Operators => Ok((config.notify.operators.clone(), Vec::new())),
+        // A webhook's "mail" is only rendered for its subject and text.
+        Receiver::Webhook(_) => Ok((Vec::new(), Vec::new())),
     }
 }
 
@@ -318,7 +346,7 @@ fn redacted(tenant: &str, incidents: &[Incident], portal_url: &str) -> (String, 
 }
 
 /// `i`'s follow-up state at `now`, from its stored acknowledgements.
-async fn follow_up(
+pub(super) async fn follow_up(
     store: &Store,
     tenant: &Tenant,
     i: &Incident,
@@ -343,4 +371,12 @@ fn why_superseded(f: &FollowUp, keys: &[ReminderKey]) -> String {
             format!("follow-up {} is no longer scheduled", keys.join(", "))
         }
     }
+}
+
+/// A Message-ID without its angle brackets: a webhook delivery's stable id.
+pub(super) fn bare(id: &crate::incident::MessageId) -> String {
+    id.as_str()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned()
 }

@@ -9,13 +9,16 @@
 //! a delivery says is made in [`compose`].
 
 mod compose;
+mod digest;
+mod webhook;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::config::{Config, Tenant};
-use crate::incident::notice::{DeliveryState, RecipientState};
+use crate::incident::notice::{DeliveryState, Receiver, RecipientState};
 use crate::metrics::{MailLabels, Metrics, Task};
 use crate::notify::channel::email::{Mailer, OutgoingMail};
 use crate::notify::channel::smtp::SmtpFailure;
@@ -54,17 +57,18 @@ impl DeliveryReport {
 /// Logs what became of an attempt's recipients.
 fn log_attempt(
     d: &QueuedDelivery,
+    message_id: &crate::incident::MessageId,
     outcomes: &[(String, Result<(), SmtpFailure>)],
     s: &crate::incident::notice::Settlement,
 ) {
     let accepted = outcomes.iter().filter(|(_, r)| r.is_ok()).count();
     match s.state {
-        DeliveryState::Sent => tracing::info!(message_id = %d.message_id, kind = d.kind.as_str(),
+        DeliveryState::Sent => tracing::info!(message_id = %message_id, kind = d.kind.as_str(),
             tenant = %d.tenant, recipients = accepted, "mail sent"),
-        DeliveryState::Failed => tracing::error!(message_id = %d.message_id, tenant = %d.tenant,
+        DeliveryState::Failed => tracing::error!(message_id = %message_id, tenant = %d.tenant,
             error = s.error.as_deref().unwrap_or(""), "mail given up on for every recipient \
             (see `pirwatch outbox list`)"),
-        _ => tracing::warn!(message_id = %d.message_id, tenant = %d.tenant, accepted,
+        _ => tracing::warn!(message_id = %message_id, tenant = %d.tenant, accepted,
             error = s.error.as_deref().unwrap_or(""), retry_at = %s.next_attempt,
             "mail not delivered to every recipient; will retry"),
     }
@@ -73,7 +77,7 @@ fn log_attempt(
         .iter()
         .filter(|r| r.state == RecipientState::Failed)
     {
-        tracing::error!(message_id = %d.message_id, tenant = %d.tenant, recipient = %r.address,
+        tracing::error!(message_id = %message_id, tenant = %d.tenant, recipient = %r.address,
             error = r.error.as_deref().unwrap_or(""), "recipient rejected {MAX_REJECTIONS} \
             times; given up on");
     }
@@ -102,12 +106,18 @@ pub struct Notifier {
     pub links: Option<crate::web::link::LinkMaker>,
     /// `smtp.max_per_minute`.
     pub pacer: crate::notify::pace::Pacer,
+    /// `[[webhooks]]`, with their secrets.
+    pub webhooks: Vec<crate::notify::channel::webhook::Webhook>,
+    /// Posts to them.
+    pub webhook_sender: Option<crate::notify::channel::webhook::WebhookSender>,
 }
 
 /// A delivery made ready for sending, or why it will not be sent.
 #[derive(Debug)]
 pub enum Composed {
     Mail(Box<OutgoingMail>),
+    /// For a webhook: what it is told.
+    Webhook(Box<crate::notify::channel::webhook::payload::Document>),
     /// No longer true; the reason.
     Superseded(String),
     /// Can never be sent as it is (a template bug, a tenant gone from the config).
@@ -160,22 +170,52 @@ impl Notifier {
         let started = std::time::Instant::now();
         // Failures are dated when they happen, so backoff counts from them.
         let clock = || now.checked_add(started.elapsed()).unwrap_or(now);
-        for d in due {
+        // A webhook that failed in this round takes nothing more in it: its deliveries go in
+        // order.
+        let mut held: BTreeSet<Receiver> = BTreeSet::new();
+        for mut batch in batches(due) {
             if stop.is_cancelled() {
                 break;
             }
+            if held.contains(&batch[0].receiver) {
+                continue;
+            }
             metrics.alive_for(Task::Deliverer, delivery_allowance(config.smtp.timeout));
-            let outcome = match self.compose(store, config, &d, now).await? {
+            let composed = if batch[0].digest_at.is_some() {
+                let c = self
+                    .compose_route_digest(store, config, &batch, now)
+                    .await?;
+                // Members no longer true are not in the digest, and are recorded so.
+                for n in c.superseded.iter().rev() {
+                    let d = batch.remove(*n);
+                    store
+                        .mark_superseded(&d, "no longer true when its digest went out", now)
+                        .await?;
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                c.composed
+            } else {
+                self.compose(store, config, &batch[0], now).await?
+            };
+            let first = &batch[0];
+            let kind = if first.digest_at.is_some() {
+                "route_digest"
+            } else {
+                first.kind.as_str()
+            };
+            let outcome = match composed {
                 Composed::Mail(_) if !self.pacer.try_send(std::time::Instant::now()) => {
                     // Over smtp.max_per_minute: the rest waits for a later round.
                     report.paced += 1;
-                    tracing::info!(message_id = %d.message_id,
+                    tracing::info!(message_id = %first.message_id,
                         "smtp.max_per_minute reached; the rest of the mail waits");
                     break;
                 }
                 Composed::Mail(mail) => {
                     let s = tokio::select! {
-                        r = self.attempt(store, &d, &mail, clock) => r?,
+                        r = self.attempt(store, &batch, &mail, clock) => r?,
                         () = stop.cancelled() => break,
                     };
                     metrics.set_smtp_error(s.error.clone());
@@ -185,17 +225,36 @@ impl Notifier {
                     report.count(s.state);
                     s.state.as_str()
                 }
+                Composed::Webhook(doc) => {
+                    let name = match &first.receiver {
+                        Receiver::Webhook(n) => n.clone(),
+                        other => other.as_str(),
+                    };
+                    let s = tokio::select! {
+                        r = self.post_webhook(store, &name, &batch, &doc, clock) => r?,
+                        () = stop.cancelled() => break,
+                    };
+                    if s.state == DeliveryState::Queued {
+                        held.insert(first.receiver.clone());
+                    }
+                    report.count(s.state);
+                    s.state.as_str()
+                }
                 Composed::Superseded(why) => {
-                    store.mark_superseded(&d, &why, now).await?;
-                    tracing::info!(message_id = %d.message_id, tenant = %d.tenant, why = %why,
-                        "not sent: no longer true");
+                    for d in &batch {
+                        store.mark_superseded(d, &why, now).await?;
+                    }
+                    tracing::info!(message_id = %first.message_id, tenant = %first.tenant,
+                        why = %why, "not sent: no longer true");
                     report.superseded += 1;
                     "superseded"
                 }
                 Composed::Undeliverable(why) => {
-                    store.mark_undeliverable(&d, &why).await?;
-                    tracing::error!(message_id = %d.message_id, tenant = %d.tenant, error = %why,
-                        "cannot be sent; marked failed (see `pirwatch outbox list`)");
+                    for d in &batch {
+                        store.mark_undeliverable(d, &why).await?;
+                    }
+                    tracing::error!(message_id = %first.message_id, tenant = %first.tenant,
+                        error = %why, "cannot be sent; marked failed (see `pirwatch outbox list`)");
                     report.failed += 1;
                     "failed"
                 }
@@ -203,7 +262,7 @@ impl Notifier {
             metrics
                 .notifications
                 .get_or_create(&MailLabels {
-                    kind: d.kind.as_str().to_owned(),
+                    kind: kind.to_owned(),
                     outcome: outcome.to_owned(),
                 })
                 .inc();
@@ -211,14 +270,16 @@ impl Notifier {
         Ok(report)
     }
 
-    /// One attempt at one delivery: to every recipient not yet done, then settled and recorded.
+    /// One attempt at one mail carrying `batch` (one delivery, or a route digest's members):
+    /// to every recipient not yet done, then settled and recorded for each.
     async fn attempt(
         &self,
         store: &Store,
-        d: &QueuedDelivery,
+        batch: &[QueuedDelivery],
         mail: &OutgoingMail,
         clock: impl Fn() -> Timestamp,
     ) -> Result<crate::incident::notice::Settlement, StoreError> {
+        let d = &batch[0];
         let before = store.recipients(d).await?;
         let pending: Vec<lettre::Address> = mail
             .to
@@ -238,10 +299,28 @@ impl Notifier {
         };
         let at = clock();
         let s = settle::settle(&before, &outcomes, d.attempts, self.retry_backoff, at);
-        store.settle_attempt(d, &s, &mail.subject, at).await?;
-        log_attempt(d, &outcomes, &s);
+        store.settle_attempts(batch, &s, &mail.subject, at).await?;
+        log_attempt(d, &mail.message_id, &outcomes, &s);
         Ok(s)
     }
+}
+
+/// Groups due deliveries into what is sent as one message: each delivery on its own, except a
+/// route digest's members (same receiver, same digest time), which go together — in the order
+/// the first of each group came.
+pub fn batches(due: Vec<QueuedDelivery>) -> Vec<Vec<QueuedDelivery>> {
+    let mut out: Vec<Vec<QueuedDelivery>> = Vec::new();
+    for d in due {
+        let joins = d.digest_at.and_then(|at| {
+            out.iter()
+                .position(|b| b[0].digest_at == Some(at) && b[0].receiver == d.receiver)
+        });
+        match joins {
+            Some(i) => out[i].push(d),
+            None => out.push(vec![d]),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -35,6 +35,30 @@ pub struct RenderError {
     source: minijinja::Error,
 }
 
+/// One incident in a route digest.
+#[derive(Debug, Clone)]
+pub struct DigestEntry<'a> {
+    pub incident: &'a Incident,
+    /// The notices it had in the period (none: an open follow-up only).
+    pub changes: Vec<NoticeKind>,
+    /// The claim while it is open.
+    pub claim: Option<ClaimDue>,
+    /// A PIR stage published and not yet acknowledged.
+    pub review: Option<crate::incident::ack::PirStage>,
+}
+
+/// A route digest, as rendered.
+#[derive(Debug, Clone)]
+pub struct RouteDigest<'a> {
+    pub route: &'a str,
+    pub timezone: TimeZone,
+    /// The previous digest time, when known.
+    pub since: Option<jiff::Timestamp>,
+    pub changed: Vec<DigestEntry<'a>>,
+    pub open: Vec<DigestEntry<'a>>,
+    pub demo: bool,
+}
+
 /// What a mail needs to know beyond the incident itself.
 #[derive(Debug, Clone)]
 pub struct MailContext<'a> {
@@ -121,7 +145,7 @@ const PAGES: [(&str, &str); 9] = [
     ),
 ];
 
-const TEMPLATES: [(&str, &str); 19] = [
+const TEMPLATES: [(&str, &str); 21] = [
     ("_mail.html", include_str!("../../../templates/_mail.html")),
     (
         "_timeline.txt",
@@ -183,6 +207,14 @@ const TEMPLATES: [(&str, &str); 19] = [
         include_str!("../../../templates/digest.html"),
     ),
     ("digest.txt", include_str!("../../../templates/digest.txt")),
+    (
+        "route_digest.html",
+        include_str!("../../../templates/route_digest.html"),
+    ),
+    (
+        "route_digest.txt",
+        include_str!("../../../templates/route_digest.txt"),
+    ),
 ];
 
 impl Renderer {
@@ -324,6 +356,57 @@ impl Renderer {
             ..common(ctx)
         };
         self.both("digest.txt", "digest.html", &vars, subject)
+    }
+
+    /// A route's digest: what changed in the period, then the other open follow-ups, each
+    /// list soonest deadline first. `pages` are the tenants' follow-up pages (with `[web]`).
+    pub fn route_digest(
+        &self,
+        digest: &RouteDigest<'_>,
+        pages: &[(String, String)],
+    ) -> Result<Rendered, RenderError> {
+        let tz = &digest.timezone;
+        let entry = |e: &DigestEntry<'_>| {
+            minijinja::context! {
+                tenant => e.incident.tenant.as_str(),
+                changes => e.changes.iter().map(|k| k.words()).collect::<Vec<_>>(),
+                review => e.review.map(|s| s.as_str()),
+                i => minijinja::Value::from(minijinja::value::Serde(
+                    &view(e.incident, &[], e.claim.as_ref(), tz))),
+            }
+        };
+        let changed: Vec<minijinja::Value> = digest.changed.iter().map(entry).collect();
+        let open: Vec<minijinja::Value> = digest.open.iter().map(entry).collect();
+        let n =
+            |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+        let subject = format!(
+            "[pirwatch/{}] {}Digest: {}, {}",
+            digest.route,
+            if digest.demo { "DEMO: " } else { "" },
+            n(changed.len(), "incident changed", "incidents changed"),
+            n(open.len(), "other open follow-up", "other open follow-ups"),
+        );
+        let band = layout::Band {
+            text: format!("Digest for {}", digest.route),
+            color: "#0a5bd3",
+        };
+        let pages: Vec<minijinja::Value> = pages
+            .iter()
+            .map(|(t, u)| minijinja::context! { tenant => t, url => u })
+            .collect();
+        let vars = minijinja::context! {
+            subject => &subject,
+            band => minijinja::Value::from(minijinja::value::Serde(&band)),
+            route => digest.route,
+            since => digest.since.map(|t| local_time(t, tz)),
+            changed => changed,
+            open => open,
+            pages => pages,
+            timezone => tz.iana_name().unwrap_or("UTC"),
+            demo => digest.demo,
+            font => "Segoe UI,Roboto,Helvetica,Arial,sans-serif",
+        };
+        self.both("route_digest.txt", "route_digest.html", &vars, subject)
     }
 
     /// The one follow-up mail of the day about an incident: every action it asks for (most
