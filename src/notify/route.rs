@@ -490,4 +490,167 @@ mod tests {
             assert_eq!(late.matches(&f), want, "{keys:?}");
         }
     }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("ts")
+    }
+
+    #[test]
+    fn digests_go_out_at_the_next_local_time_across_clock_changes_and_weekdays() {
+        use jiff::civil::{Weekday, time};
+        let daily = DigestSchedule {
+            at: time(8, 0, 0, 0),
+            timezone: jiff::tz::TimeZone::get("Europe/Amsterdam").expect("tz"),
+            days: Vec::new(),
+        };
+        let weekly = DigestSchedule {
+            days: vec![Weekday::Monday],
+            ..daily.clone()
+        };
+        let gap = DigestSchedule {
+            at: time(2, 30, 0, 0),
+            ..daily.clone()
+        };
+        // (schedule, now) → next digest
+        let cases = [
+            (&daily, "2026-12-02T06:59:59Z", "2026-12-02T07:00:00Z"),
+            // Exactly at the digest time: the next one (planned at 08:00, not in that digest).
+            (&daily, "2026-12-02T07:00:00Z", "2026-12-03T07:00:00Z"),
+            // Summer time: 08:00 is 06:00 UTC; the night of the change.
+            (&daily, "2026-03-28T08:00:00Z", "2026-03-29T06:00:00Z"),
+            (&daily, "2026-10-24T07:00:00Z", "2026-10-25T07:00:00Z"),
+            // Wednesday → the next Monday; a Monday after 08:00 → a week later.
+            (&weekly, "2026-12-02T10:00:00Z", "2026-12-07T07:00:00Z"),
+            (&weekly, "2026-12-07T07:30:00Z", "2026-12-14T07:00:00Z"),
+            // 02:30 does not exist on 2026-03-29 in Amsterdam: the instant after the gap.
+            (&gap, "2026-03-28T12:00:00Z", "2026-03-29T01:30:00Z"),
+        ];
+        for (s, now, want) in cases {
+            assert_eq!(s.next_after(ts(now)), ts(want), "{now}");
+            assert!(s.previous_before(ts(want)).is_some_and(|p| p < ts(want)));
+        }
+        assert_eq!(
+            weekly.previous_before(ts("2026-12-14T07:00:00Z")),
+            Some(ts("2026-12-07T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn webhooks_receive_once_and_digest_routes_say_when() {
+        let vm = incident("Virtual Machines", "West Europe");
+        let schedule = DigestSchedule {
+            at: jiff::civil::time(8, 0, 0, 0),
+            timezone: jiff::tz::TimeZone::UTC,
+            days: Vec::new(),
+        };
+        let routes = [
+            Route {
+                webhooks: vec!["teams".into()],
+                mode: Mode::Digest(schedule.clone()),
+                ..route("desk", Matcher::default(), true)
+            },
+            Route {
+                to: Vec::new(),
+                webhooks: vec!["teams".into(), "slack".into()],
+                ..route("hooks-only", Matcher::default(), false)
+            },
+        ];
+        let f = Facts {
+            tenant: "t",
+            kind: RouteKind::New,
+            incidents: vec![&vm],
+            follow_ups: &[],
+            material: true,
+        };
+        let got = receivers(&f, false, &routes, true);
+        assert_eq!(
+            names(&got),
+            ["route:desk", "webhook:teams", "webhook:slack"]
+        );
+        let digest: Vec<bool> = got.iter().map(|(_, d)| d.is_some()).collect();
+        assert_eq!(digest, [true, true, false]);
+
+        let mut n = Notice {
+            key: "k".into(),
+            tenant: "t".into(),
+            kind: NoticeKind::New,
+            incidents: vec![vm.tracking_id.clone()],
+            follow_ups: Vec::new(),
+            updates_from: None,
+            operator: None,
+            not_before: ts("2026-12-02T09:00:00Z"),
+            deliveries: Vec::new(),
+        };
+        let ids = MessageIds::new("example.com");
+        let routing = Routing {
+            tenant: &"t".into(),
+            tenant_has_recipients: true,
+            routes: &routes,
+            has_fallback: false,
+            ids: &ids,
+        };
+        let now = ts("2026-12-02T09:00:00Z");
+        assign(
+            std::slice::from_mut(&mut n),
+            |_| Some(&vm),
+            |_| true,
+            &routing,
+            now,
+        );
+        let at: Vec<Option<Timestamp>> = n.deliveries.iter().map(|d| d.digest_at).collect();
+        let tomorrow = Some(ts("2026-12-03T08:00:00Z"));
+        assert_eq!(at, [None, tomorrow, tomorrow, None]);
+    }
+
+    #[test]
+    fn material_only_routes_skip_republished_updates() {
+        let vm = incident("Virtual Machines", "West Europe");
+        let r = Route {
+            updates: UpdateFilter::Material,
+            ..route("quiet", Matcher::default(), false)
+        };
+        for (kind, material, want) in [
+            (RouteKind::Update, false, false),
+            (RouteKind::Update, true, true),
+            (RouteKind::New, false, true),
+            (RouteKind::Resolved, false, true),
+        ] {
+            let f = Facts {
+                tenant: "t",
+                kind,
+                incidents: vec![&vm],
+                follow_ups: &[],
+                material,
+            };
+            assert_eq!(r.matches(&f), want, "{kind:?} material={material}");
+        }
+        // What is material: a new region or service, status, level, a PIR; not new text.
+        let mut later = vm.clone();
+        later.updates.push(crate::incident::Update {
+            published: ts("2026-10-08T12:00:00Z"),
+            summary: "same again".into(),
+            tags: BTreeSet::new(),
+            service: "Virtual Machines".into(),
+            region: "West Europe".into(),
+        });
+        assert!(!later.changed_materially_from(&vm));
+        let mut wider = vm.clone();
+        wider.impacts.push(ImpactedRegion {
+            service: "Virtual Machines".into(),
+            region: "North Europe".into(),
+            status: "Active".into(),
+            subscriptions: BTreeSet::new(),
+        });
+        assert!(wider.changed_materially_from(&vm));
+        assert!(
+            !vm.changed_materially_from(&wider),
+            "a region gone is not news"
+        );
+        let mut pir = vm.clone();
+        pir.pir = crate::incident::PirState::Preliminary;
+        assert!(pir.changed_materially_from(&vm));
+        let mut level = vm.clone();
+        level.level = Some("Error".into());
+        assert!(level.changed_materially_from(&vm));
+    }
 }

@@ -337,4 +337,53 @@ mod tests {
         }
         assert!(delivery_allowance(Duration::from_secs(300)) > Duration::from_secs(120));
     }
+
+    #[test]
+    fn a_route_digests_members_go_together_and_the_rest_alone_in_order() {
+        let at = |s: &str| -> Timestamp { s.parse().expect("ts") };
+        let d = |key: &str, receiver: &str, digest: Option<&str>| QueuedDelivery {
+            key: key.into(),
+            receiver: receiver.parse().expect("receiver"),
+            message_id: crate::incident::MessageId::new(format!("<{key}.{receiver}@x>")),
+            tenant: "t".into(),
+            kind: crate::incident::NoticeKind::New,
+            incidents: Vec::new(),
+            follow_ups: Vec::new(),
+            updates_from: None,
+            operator: None,
+            planned: at("2026-12-01T10:00:00Z"),
+            digest_at: digest.map(at),
+            attempts: 0,
+            rejections: 0,
+        };
+        let day1 = Some("2026-12-02T07:00:00Z");
+        let day2 = Some("2026-12-03T07:00:00Z");
+        let due = vec![
+            d("a", "tenant", None),
+            d("a", "route:desk", day1),
+            d("b", "route:desk", day1),
+            d("b", "webhook:teams", day1),
+            d("c", "route:desk", day2),
+            d("c", "route:other", None),
+            d("d", "route:desk", day1),
+        ];
+        let got: Vec<Vec<String>> = batches(due)
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|d| format!("{}>{}", d.key, d.receiver.as_str()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                vec!["a>tenant"],
+                vec!["a>route:desk", "b>route:desk", "d>route:desk"],
+                vec!["b>webhook:teams"],
+                vec!["c>route:desk"],
+                vec!["c>route:other"],
+            ]
+        );
+    }
 }

@@ -129,6 +129,23 @@ pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
         out.push(r.reminder(&actions, &i, claim.as_ref(), &ctx)?);
         out.push(r.digest(&[(&i, claim.clone())], &ctx)?);
     }
+    let entry = |changes: Vec<NoticeKind>| super::DigestEntry {
+        incident: &i,
+        changes,
+        claim: claim.clone(),
+        review: Some(PirStage::Final),
+    };
+    let digest = super::RouteDigest {
+        route: "partner-desk",
+        timezone: tz.clone(),
+        since: Some(at("2026-12-16T07:00:00Z")),
+        changed: vec![entry(vec![NoticeKind::New, NoticeKind::Pir])],
+        open: vec![entry(Vec::new())],
+        demo: false,
+    };
+    let pages = [("contoso".to_owned(), links.tenant.clone())];
+    out.push(r.route_digest(&digest, &[])?);
+    out.push(r.route_digest(&digest, &pages)?);
     out.push(r.operator(&OperatorCause::CredentialFailing {
         tenant: "contoso".into(),
         since: now,
