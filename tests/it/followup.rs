@@ -67,11 +67,11 @@ fn events_at(t: Timestamp) -> Vec<serde_json::Value> {
     out
 }
 
-struct Sim {
-    env: Env,
-    arm: FakeArm,
-    sink: SmtpSink,
-    config: Arc<Config>,
+pub(crate) struct Sim {
+    pub env: Env,
+    pub arm: FakeArm,
+    pub sink: SmtpSink,
+    pub config: Arc<Config>,
     token_port: u16,
     seen: Arc<Mutex<Seen>>,
 }
@@ -89,21 +89,31 @@ impl Sim {
     /// A simulation whose tenant is in `zone`, watches `subscriptions` and has `extra` config
     /// lines.
     async fn with_tenant(zone: &str, subscriptions: &[&str], extra: &str) -> Self {
+        Self::with_config(|arm| {
+            format!(
+                "[[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
+                 subscriptions = {subscriptions:?}\nrecipients = [\"team@contoso.example\"]\n\
+                 timezone = \"{zone}\"\nsupport_plan = \"professional_direct\"\n{extra}\n\
+                 [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+                 client_secret_file = \"secret\"\n"
+            )
+        })
+        .await
+    }
+
+    /// A simulation with `[state]` and `[smtp]` set up and the rest of the config from `rest`,
+    /// given the fake ARM's base URL (a client secret is in the file `secret`).
+    pub(crate) async fn with_config(rest: impl FnOnce(&str) -> String) -> Self {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
         let sink = SmtpSink::start(env.path(), &SinkOptions::default());
         crate::support::write_secret(&env.path().join("secret"), "app-secret");
         let text = format!(
             "[state]\npath = \"{state}\"\n[smtp]\nhost = \"localhost\"\nport = {port}\n\
-             security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n\
-             [[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
-             subscriptions = {subscriptions:?}\nrecipients = [\"team@contoso.example\"]\n\
-             timezone = \"{zone}\"\nsupport_plan = \"professional_direct\"\n{extra}\n\
-             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
-             client_secret_file = \"secret\"\n",
+             security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n{rest}",
             state = env.state_path().display(),
             port = sink.port,
-            arm = arm.base,
+            rest = rest(&arm.base),
         );
         std::fs::write(env.config_path(), &text).expect("config");
         let config = Arc::new(Config::load(&env.config_path()).expect("config"));
@@ -120,7 +130,7 @@ impl Sim {
     }
 
     /// A daemon on the same store: a fresh start after a restart.
-    async fn daemon(&self) -> Daemon {
+    pub(crate) async fn daemon(&self) -> Daemon {
         let store = Store::open(&self.config.state.path).await.expect("store");
         let transport = local_transport(self.token_port, &self.seen);
         let source = AzureSource::new(&self.config, reqwest::Client::new(), Some(transport));

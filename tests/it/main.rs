@@ -18,5 +18,6 @@ mod followup;
 mod pipeline;
 mod properties;
 mod reshape;
+mod routing;
 mod service;
 mod web;
