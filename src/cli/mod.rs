@@ -386,8 +386,20 @@ pub(crate) fn mailer(config: &Config) -> anyhow::Result<Mailer> {
         }
         None => None,
     };
-    Mailer::smtp(&config.smtp, password, ca.as_deref())
-        .map_err(|e| InvalidConfig(e.to_string()).into())
+    let mailer = Mailer::smtp(&config.smtp, password, ca.as_deref())
+        .map_err(|e| InvalidConfig(e.to_string()))?;
+    // [smtp.oauth]: XOAUTH2 with an Entra ID token, fetched over pirwatch's HTTP client.
+    let http = AzureSource::http_client(config.poll.request_timeout)
+        .context("building the HTTP client for Entra ID")?;
+    let transport = azure_core::http::Transport::new(Arc::new(http));
+    match crate::source::azure::credential::smtp_token(config, transport)
+        .map_err(|e| InvalidConfig(e.to_string()))?
+    {
+        Some(token) => Ok(mailer
+            .with_oauth(&config.smtp, token)
+            .map_err(|e| InvalidConfig(e.to_string()))?),
+        None => Ok(mailer),
+    }
 }
 
 /// The daemon for a config: Azure source and SMTP mailer built around an open store.

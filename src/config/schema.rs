@@ -175,6 +175,29 @@ pub struct SmtpConfig {
     pub retry_backoff: Duration,
     /// At most this many mails in any minute (a mailbox's sending limit); the rest waits.
     pub max_per_minute: Option<u32>,
+    /// AUTH XOAUTH2 with an Entra ID token instead of a password (Microsoft 365).
+    pub oauth: Option<SmtpOauthConfig>,
+}
+
+/// `[smtp.oauth]`: SMTP AUTH XOAUTH2 with a token from an Entra ID app, signed in like a
+/// tenant (`[smtp.oauth.credential]`); `smtp.username` is the mailbox it sends as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpOauthConfig {
+    /// The Entra ID tenant of the mailbox.
+    pub tenant_id: String,
+    /// public | china | usgov
+    #[serde(default = "default_cloud")]
+    pub cloud: CloudName,
+    /// The token's scope; Exchange Online's SMTP by default.
+    #[serde(default = "default_smtp_scope")]
+    pub scope: String,
+    /// How pirwatch signs in: any `[tenants.credential]` kind.
+    pub credential: CredentialConfig,
+}
+
+fn default_smtp_scope() -> String {
+    "https://outlook.office365.com/.default".to_owned()
 }
 
 const fn default_security() -> SmtpSecurity {

@@ -63,32 +63,41 @@ impl Config {
             self.web_keys()?;
         }
         self.webhooks()?;
+        if let Some(o) = &self.smtp.oauth {
+            self.check_credential("smtp.oauth.credential", &o.credential)?;
+        }
         for (i, t) in self.tenants.iter().enumerate() {
-            let key = |k: &str| format!("tenants[{i}].credential.{k}");
-            match &t.config.credential {
-                CredentialConfig::ClientSecret {
-                    client_secret_file, ..
-                } => {
-                    self.read_secret(&key("client_secret_file"), client_secret_file)?;
-                }
-                CredentialConfig::ClientCertificate {
-                    certificate_file,
-                    certificate_password_file,
-                    ..
-                } => {
-                    self.check_secret_file(&key("certificate_file"), certificate_file)?;
-                    if let Some(f) = certificate_password_file {
-                        self.read_secret(&key("certificate_password_file"), f)?;
-                    }
-                }
-                CredentialConfig::WorkloadIdentity {
-                    token_file: Some(f),
-                    ..
-                } => {
-                    self.read_secret(&key("token_file"), f)?;
-                }
-                _ => {}
+            self.check_credential(&format!("tenants[{i}].credential"), &t.config.credential)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the secret files a credential names; `at` is its key path.
+    fn check_credential(&self, at: &str, credential: &CredentialConfig) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("{at}.{k}");
+        match credential {
+            CredentialConfig::ClientSecret {
+                client_secret_file, ..
+            } => {
+                self.read_secret(&key("client_secret_file"), client_secret_file)?;
             }
+            CredentialConfig::ClientCertificate {
+                certificate_file,
+                certificate_password_file,
+                ..
+            } => {
+                self.check_secret_file(&key("certificate_file"), certificate_file)?;
+                if let Some(f) = certificate_password_file {
+                    self.read_secret(&key("certificate_password_file"), f)?;
+                }
+            }
+            CredentialConfig::WorkloadIdentity {
+                token_file: Some(f),
+                ..
+            } => {
+                self.read_secret(&key("token_file"), f)?;
+            }
+            _ => {}
         }
         Ok(())
     }

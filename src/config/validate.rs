@@ -84,6 +84,30 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
 
 fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
     let poll = |k: &str| KeyPath::key("poll").then(k);
+    if let Some(o) = &file.smtp.oauth {
+        let key = || KeyPath::key("smtp").then("oauth");
+        if file.smtp.password_file.is_some() {
+            return fail(
+                KeyPath::key("smtp").then("password_file"),
+                "is not used with [smtp.oauth] (XOAUTH2 signs in with a token); remove one",
+            );
+        }
+        if file.smtp.username.is_none() {
+            return fail(
+                key(),
+                "needs smtp.username: the mailbox pirwatch sends as (user@contoso.com)",
+            );
+        }
+        if o.tenant_id.trim().is_empty() {
+            return fail(key().then("tenant_id"), "must not be empty");
+        }
+        if !o.scope.starts_with("https://") {
+            return fail(
+                key().then("scope"),
+                "must be a scope URL like \"https://outlook.office365.com/.default\"",
+            );
+        }
+    }
     if file.smtp.password_file.is_some() && file.smtp.username.is_none() {
         return fail(
             KeyPath::key("smtp").then("password_file"),

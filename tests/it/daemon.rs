@@ -45,6 +45,7 @@ async fn json_logs_at_trace_level_parse_and_hold_no_secret() {
             auth: auth.clone(),
             hold_after_data: None,
             fault: None,
+            xoauth2: None,
         },
     );
     let mut setup = Setup::new(&arm.base, sink.port);

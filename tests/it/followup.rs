@@ -104,13 +104,23 @@ impl Sim {
     /// A simulation with `[state]` and `[smtp]` set up and the rest of the config from `rest`,
     /// given the fake ARM's base URL (a client secret is in the file `secret`).
     pub(crate) async fn with_config(rest: impl FnOnce(&str) -> String) -> Self {
+        Self::with_sink(&SinkOptions::default(), "", rest).await
+    }
+
+    /// As [`Sim::with_config`], with a sink started with `opts` and `smtp` lines added to
+    /// `[smtp]`.
+    pub(crate) async fn with_sink(
+        opts: &SinkOptions,
+        smtp: &str,
+        rest: impl FnOnce(&str) -> String,
+    ) -> Self {
         let env = Env::new();
         let arm = FakeArm::start(TOKEN).await;
-        let sink = SmtpSink::start(env.path(), &SinkOptions::default());
+        let sink = SmtpSink::start(env.path(), opts);
         crate::support::write_secret(&env.path().join("secret"), "app-secret");
         let text = format!(
             "[state]\npath = \"{state}\"\n[smtp]\nhost = \"localhost\"\nport = {port}\n\
-             security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n{rest}",
+             security = \"none\"\nfrom = \"pirwatch <pirwatch@example.com>\"\n{smtp}\n{rest}",
             state = env.state_path().display(),
             port = sink.port,
             rest = rest(&arm.base),
@@ -129,12 +139,33 @@ impl Sim {
         }
     }
 
+    /// What carries credentials' requests to the local token endpoint.
+    pub(crate) fn credential_transport(&self) -> azure_core::http::Transport {
+        local_transport(self.token_port, &self.seen)
+    }
+
+    /// What the local token endpoint was asked: (request line, form body).
+    pub(crate) fn token_requests(&self) -> Vec<(String, String)> {
+        self.seen
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .map(|(r, b, _)| (r.clone(), b.clone()))
+            .collect()
+    }
+
     /// A daemon on the same store: a fresh start after a restart.
     pub(crate) async fn daemon(&self) -> Daemon {
+        let mailer = Mailer::smtp(&self.config.smtp, None, None).expect("mailer");
+        self.daemon_with(mailer).await
+    }
+
+    /// A daemon on the same store sending through `mailer`.
+    pub(crate) async fn daemon_with(&self, mailer: Mailer) -> Daemon {
         let store = Store::open(&self.config.state.path).await.expect("store");
         let transport = local_transport(self.token_port, &self.seen);
         let source = AzureSource::new(&self.config, reqwest::Client::new(), Some(transport));
-        let mailer = Mailer::smtp(&self.config.smtp, None, None).expect("mailer");
         Daemon::new(
             self.config.clone(),
             store,

@@ -295,6 +295,7 @@ async fn starttls_and_implicit_tls_with_auth_deliver_and_a_wrong_password_fails_
                 auth: auth.clone(),
                 hold_after_data: None,
                 fault: None,
+                xoauth2: None,
             },
         );
         let mut setup = Setup::new(&arm.base, sink.port);
@@ -594,6 +595,7 @@ async fn check_config_online_tries_every_credential_and_the_smtp_login() {
             auth: auth.clone(),
             hold_after_data: None,
             fault: None,
+            xoauth2: None,
         },
     );
     let arm = FakeArm::start(TOKEN).await;

@@ -457,3 +457,59 @@ fn teams_and_slack_have_their_documented_shapes(receiver: &Receiver) {
         }
     }
 }
+
+/// Issue 11: `[smtp.oauth]`. pirwatch signs in to Entra ID with the configured credential,
+/// asks for Exchange Online's scope, and logs in to the SMTP server with AUTH XOAUTH2 as
+/// `smtp.username` — no password anywhere; the server (aiosmtpd, XOAUTH2 only) accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_oauth_sends_with_an_entra_token_over_xoauth2() {
+    use crate::support::smtp::SinkOptions;
+    let opts = SinkOptions {
+        xoauth2: Some(("bot@contoso.example".into(), crate::support::TOKEN.into())),
+        ..Default::default()
+    };
+    let sim = Sim::with_sink(
+        &opts,
+        "username = \"bot@contoso.example\"\n\
+         [smtp.oauth]\ntenant_id = \"11111111-2222-3333-4444-555555555555\"\n\
+         [smtp.oauth.credential]\nkind = \"client_secret\"\nclient_id = \"mail-app\"\n\
+         client_secret_file = \"secret\"\n",
+        |arm| tenant("contoso", "sub-a", "it@contoso.example", arm),
+    )
+    .await;
+    let token =
+        pirwatch::source::azure::credential::smtp_token(&sim.config, sim.credential_transport())
+            .expect("credential")
+            .expect("configured");
+    let mailer = pirwatch::notify::channel::email::Mailer::smtp(&sim.config.smtp, None, None)
+        .expect("mailer")
+        .with_oauth(&sim.config.smtp, token)
+        .expect("oauth");
+    let daemon = sim.daemon_with(mailer).await;
+    let stop = CancellationToken::new();
+    let start = ts("2026-12-02T10:00:00Z");
+    sim.arm.set_events("sub-a", Vec::new());
+    daemon.cycle(start, &stop).await.expect("first poll");
+    sim.arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("OA-1", "Exchange in West Europe", start).build()],
+    );
+    let r = daemon.cycle(start + h(1), &stop).await.expect("cycle");
+    assert_eq!(r.delivery.sent, 1, "{r:?}");
+    let mails = sim.sink.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].subject.contains("OA-1"));
+    let log = std::fs::read_to_string(sim.env.path().join("smtp-sink.log")).unwrap();
+    assert!(log.contains("XOAUTH2 user=bot@contoso.example ok"), "{log}");
+    // The token came from the mailbox's tenant, for Exchange Online's scope.
+    let asked = sim.token_requests();
+    assert!(
+        asked.iter().any(
+            |(line, body)| line.contains("11111111-2222-3333-4444-555555555555")
+                && body.contains("outlook.office365.com")
+                && body.contains("mail-app")
+        ),
+        "{asked:#?}"
+    );
+    daemon.store().close().await;
+}

@@ -17,7 +17,7 @@ use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::smtp::{RecipientOutcomes, SmtpFailure, SmtpServer, TlsMode};
+use super::smtp::{Login, RecipientOutcomes, SmtpFailure, SmtpServer, TlsMode};
 use crate::config::{SmtpConfig, SmtpSecurity};
 use crate::incident::MessageId;
 use crate::incident::ids::encode_token;
@@ -153,10 +153,10 @@ impl Mailer {
             SmtpSecurity::None => TlsMode::None,
         };
         let credentials = match (&cfg.username, password) {
-            (Some(user), Some(pw)) => Some(Credentials::new(
+            (Some(user), Some(pw)) => Some(Login::Password(Credentials::new(
                 user.clone(),
                 pw.expose_secret().to_owned(),
-            )),
+            ))),
             _ => None,
         };
         if credentials.is_some() && matches!(tls, TlsMode::None) && !is_loopback_host(&cfg.host) {
@@ -168,7 +168,7 @@ impl Mailer {
             host: cfg.host.clone(),
             port: cfg.port(),
             tls,
-            credentials,
+            login: credentials,
             timeout: cfg.timeout,
             hello: ClientId::default(),
         };
@@ -176,6 +176,25 @@ impl Mailer {
             server,
             from: cfg.from.clone(),
         })
+    }
+
+    /// Logs in with AUTH XOAUTH2 as `smtp.username`, with tokens from `token` (`[smtp.oauth]`).
+    /// Refused, as a password would be, over an unencrypted connection to another host.
+    pub fn with_oauth(
+        mut self,
+        cfg: &SmtpConfig,
+        token: std::sync::Arc<dyn super::smtp::BearerToken>,
+    ) -> Result<Self, EmailError> {
+        if let Self::Smtp { server, .. } = &mut self {
+            if matches!(server.tls, TlsMode::None) && !is_loopback_host(&cfg.host) {
+                return Err(EmailError::PlainAuth {
+                    host: cfg.host.clone(),
+                });
+            }
+            let user = cfg.username.clone().unwrap_or_default();
+            server.login = Some(Login::OAuth { user, token });
+        }
+        Ok(self)
     }
 
     /// Delivers one mail to `recipients` (its `To` header names every recipient of the mail;

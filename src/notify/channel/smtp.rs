@@ -24,7 +24,8 @@ pub struct SmtpServer {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
-    pub credentials: Option<Credentials>,
+    /// How to log in (none: no AUTH).
+    pub login: Option<Login>,
     /// The limit of one whole conversation.
     pub timeout: Duration,
     pub hello: ClientId,
@@ -34,6 +35,25 @@ impl std::fmt::Debug for SmtpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SmtpServer({}:{})", self.host, self.port)
     }
+}
+
+/// A source of OAuth bearer tokens for XOAUTH2 (an Entra ID credential with its cache).
+#[async_trait::async_trait]
+pub trait BearerToken: Send + Sync {
+    /// A token valid for a while yet; why not, in words (never a secret).
+    async fn bearer(&self) -> Result<secrecy::SecretString, String>;
+}
+
+/// How pirwatch logs in to the server.
+#[derive(Clone)]
+pub enum Login {
+    /// AUTH PLAIN or LOGIN with a password.
+    Password(Credentials),
+    /// AUTH XOAUTH2 as `user` with a fresh token (Microsoft 365 without a password).
+    OAuth {
+        user: String,
+        token: std::sync::Arc<dyn BearerToken>,
+    },
 }
 
 /// How the connection is protected.
@@ -154,6 +174,20 @@ async fn conversation(
 /// Connects, reads the greeting, says EHLO, upgrades to TLS and logs in as configured.
 async fn connect(server: &SmtpServer) -> Result<AsyncSmtpConnection, SmtpFailure> {
     let at = format!("{}:{}", server.host, server.port);
+    // The token first: without it there is no point in connecting.
+    let login = match &server.login {
+        None => None,
+        Some(Login::Password(c)) => Some((vec![Mechanism::Plain, Mechanism::Login], c.clone())),
+        Some(Login::OAuth { user, token }) => {
+            use secrecy::ExposeSecret;
+            let t = token.bearer().await.map_err(|m| SmtpFailure {
+                permanent: false,
+                message: format!("{at}: getting the token for AUTH XOAUTH2: {m}"),
+            })?;
+            let c = Credentials::new(user.clone(), t.expose_secret().to_owned());
+            Some((vec![Mechanism::Xoauth2], c))
+        }
+    };
     let fail = |step: &str, e: lettre::transport::smtp::Error| SmtpFailure {
         permanent: e.is_permanent(),
         message: format!("{at}: {step}: {e}"),
@@ -193,8 +227,8 @@ async fn connect(server: &SmtpServer) -> Result<AsyncSmtpConnection, SmtpFailure
             .await
             .map_err(|e| fail("STARTTLS", e))?;
     }
-    if let Some(credentials) = &server.credentials {
-        conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+    if let Some((mechanisms, credentials)) = &login {
+        conn.auth(mechanisms, credentials)
             .await
             .map_err(|e| fail("AUTH", e))?;
     }

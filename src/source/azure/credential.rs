@@ -32,16 +32,49 @@ pub enum CredentialError {
     },
 }
 
-/// Builds the credential for one tenant. `transport` carries its HTTP requests (tests point it
-/// at a local token endpoint; production passes pirwatch's reqwest client).
-pub fn build(
+/// Who signs in: a tenant's entry, or `[smtp.oauth]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    /// For errors: the tenant's name, or `smtp.oauth`.
+    pub name: &'a str,
+    pub tenant_id: &'a str,
+    pub cloud: crate::config::CloudName,
+    pub credential: &'a CredentialConfig,
+}
+
+impl<'a> From<&'a TenantConfig> for Identity<'a> {
+    fn from(t: &'a TenantConfig) -> Self {
+        Self {
+            name: &t.name,
+            tenant_id: &t.tenant_id,
+            cloud: t.cloud,
+            credential: &t.credential,
+        }
+    }
+}
+
+impl<'a> From<&'a crate::config::schema::SmtpOauthConfig> for Identity<'a> {
+    fn from(o: &'a crate::config::schema::SmtpOauthConfig) -> Self {
+        Self {
+            name: "smtp.oauth",
+            tenant_id: &o.tenant_id,
+            cloud: o.cloud,
+            credential: &o.credential,
+        }
+    }
+}
+
+/// Builds the credential of one identity. `transport` carries its HTTP requests (tests point
+/// it at a local token endpoint; production passes pirwatch's reqwest client).
+pub fn build<'a>(
     config: &Config,
-    tenant: &TenantConfig,
+    tenant: impl Into<Identity<'a>>,
     transport: Transport,
 ) -> Result<Arc<dyn TokenCredential>, CredentialError> {
+    let tenant: Identity<'a> = tenant.into();
     let kind = tenant.credential.kind();
     let fail = |message: String| CredentialError::Token {
-        tenant: tenant.name.clone(),
+        tenant: tenant.name.to_owned(),
         kind,
         message,
     };
@@ -49,7 +82,7 @@ pub fn build(
         config
             .read_secret(key, file)
             .map_err(|source| CredentialError::Config {
-                tenant: tenant.name.clone(),
+                tenant: tenant.name.to_owned(),
                 kind,
                 source: Box::new(source),
             })
@@ -59,14 +92,14 @@ pub fn build(
         cloud: Some(cloud::configuration(tenant.cloud)),
         ..Default::default()
     };
-    let made: azure_core::Result<Arc<dyn TokenCredential>> = match &tenant.credential {
+    let made: azure_core::Result<Arc<dyn TokenCredential>> = match tenant.credential {
         CredentialConfig::ClientSecret {
             client_id,
             client_secret_file,
         } => {
             let s = secret("credential.client_secret_file", client_secret_file)?;
             azure_identity::ClientSecretCredential::new(
-                &tenant.tenant_id,
+                tenant.tenant_id,
                 client_id.clone(),
                 Secret::new(s.expose_secret().to_owned()),
                 Some(azure_identity::ClientSecretCredentialOptions { client_options }),
@@ -111,14 +144,14 @@ pub fn build(
                     client_options,
                 },
                 client_id: client_id.clone(),
-                tenant_id: Some(tenant.tenant_id.clone()),
+                tenant_id: Some(tenant.tenant_id.to_owned()),
                 token_file_path: token_file.as_ref().map(|f| config.secret_path(f)),
             },
         ))
         .map(|c| c as Arc<dyn TokenCredential>),
         CredentialConfig::AzureCli {} => azure_identity::AzureCliCredential::new(Some(
             azure_identity::AzureCliCredentialOptions {
-                tenant_id: Some(tenant.tenant_id.clone()),
+                tenant_id: Some(tenant.tenant_id.to_owned()),
                 ..Default::default()
             },
         ))
@@ -129,14 +162,14 @@ pub fn build(
 
 #[cfg(feature = "client-certificate")]
 fn certificate(
-    tenant: &TenantConfig,
+    tenant: Identity<'_>,
     client_id: &str,
     bytes: Vec<u8>,
     password: Option<secrecy::SecretString>,
     client_options: ClientOptions,
 ) -> azure_core::Result<Arc<dyn TokenCredential>> {
     azure_identity::ClientCertificateCredential::new(
-        tenant.tenant_id.clone(),
+        tenant.tenant_id.to_owned(),
         client_id.to_owned(),
         azure_core::credentials::SecretBytes::new(bytes),
         Some(azure_identity::ClientCertificateCredentialOptions {
@@ -149,7 +182,7 @@ fn certificate(
 
 #[cfg(not(feature = "client-certificate"))]
 fn certificate(
-    _tenant: &TenantConfig,
+    _tenant: Identity<'_>,
     _client_id: &str,
     _bytes: Vec<u8>,
     _password: Option<secrecy::SecretString>,
@@ -212,4 +245,32 @@ impl TenantToken {
         *cached = Some(token);
         Ok(secret)
     }
+}
+
+/// `[smtp.oauth]`'s tokens for AUTH XOAUTH2: its credential, cached like a tenant's.
+struct SmtpToken(TenantToken);
+
+#[async_trait::async_trait]
+impl crate::notify::channel::smtp::BearerToken for SmtpToken {
+    async fn bearer(&self) -> Result<secrecy::SecretString, String> {
+        self.0
+            .bearer()
+            .await
+            .map(|s| secrecy::SecretString::from(s.secret().to_owned()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The token source of `[smtp.oauth]`, if configured. `transport` carries the credential's
+/// HTTP requests.
+pub fn smtp_token(
+    config: &Config,
+    transport: Transport,
+) -> Result<Option<Arc<dyn crate::notify::channel::smtp::BearerToken>>, CredentialError> {
+    let Some(o) = &config.smtp.oauth else {
+        return Ok(None);
+    };
+    let credential = build(config, o, transport)?;
+    let token = TenantToken::new("smtp.oauth", o.credential.kind(), &o.scope, credential);
+    Ok(Some(Arc::new(SmtpToken(token))))
 }

@@ -22,6 +22,8 @@ pub enum Security {
 pub struct SinkOptions {
     pub security: Security,
     pub auth: Option<(String, String)>,
+    /// Require AUTH XOAUTH2 with this user and bearer token.
+    pub xoauth2: Option<(String, String)>,
     /// Hold the reply to the first message's DATA for this many seconds.
     pub hold_after_data: Option<f64>,
     /// A misbehaviour, if any.
@@ -48,6 +50,7 @@ impl Default for SinkOptions {
         Self {
             security: Security::Plain,
             auth: None,
+            xoauth2: None,
             hold_after_data: None,
             fault: None,
         }
@@ -187,6 +190,9 @@ impl SmtpSink {
         }
         if let Some((u, p)) = &opts.auth {
             cmd.arg("--auth").arg(format!("{u}:{p}"));
+        }
+        if let Some((u, t)) = &opts.xoauth2 {
+            cmd.arg("--xoauth2").arg(format!("{u}:{t}"));
         }
         if let Some(h) = opts.hold_after_data {
             cmd.arg("--hold-after-data").arg(h.to_string());
