@@ -537,3 +537,137 @@ fn routes_are_checked_and_what_never_matches_is_warned_about() {
     let ok = format!("[notify]\nfallback = [\"noc@p.example\"]\n{bare}");
     assert!(Config::parse(&ok, "config.toml").is_ok());
 }
+
+#[test]
+fn webhooks_digests_and_smtp_oauth_are_checked() {
+    let base = "[smtp]\nhost = \"localhost\"\nfrom = \"p@example.com\"\n\
+                [[tenants]]\nname = \"contoso\"\ntenant_id = \"00000000-0000-0000-0000-000000000001\"\n\
+                subscriptions = [\"sub-a\"]\nrecipients = [\"a@b.example\"]\n\
+                [tenants.credential]\nkind = \"azure_cli\"\n";
+    let hook = "[[webhooks]]\nname = \"teams\"\nkind = \"teams\"\nurl_file = \"u\"\n";
+    let parse = |head: &str| Config::parse(&format!("{head}\n{base}"), "config.toml");
+    let err = |head: &str| parse(head).expect_err("invalid").to_string();
+    // (config head, what the error says)
+    let cases = [
+        (
+            "[[routes]]\nname = \"r\"\nwebhooks = [\"nope\"]".to_owned(),
+            "routes[0].webhooks: no [[webhooks]] entry is named \"nope\" (known: none)",
+        ),
+        (
+            format!("{hook}[[routes]]\nname = \"r\"\nwebhooks = [\"teams\"]\nmode = \"digest\"\ndigest_at = \"08:00\""),
+            "routes[0].mode: a digest needs timezone",
+        ),
+        (
+            "[[routes]]\nname = \"r\"\nto = [\"x@y.example\"]\nmode = \"digest\"\ntimezone = \"UTC\"".to_owned(),
+            "routes[0].mode: a digest needs digest_at",
+        ),
+        (
+            "[[routes]]\nname = \"r\"\nto = [\"x@y.example\"]\ndigest_at = \"08:00\"".to_owned(),
+            "routes[0].digest_at: is only for mode = \"digest\"",
+        ),
+        (
+            "[[routes]]\nname = \"r\"\nto = [\"x@y.example\"]\nmode = \"digest\"\ndigest_at = \"8am\"".to_owned(),
+            "is not a time of day",
+        ),
+        (
+            "[[webhooks]]\nname = \"g\"\nkind = \"generic\"\nurl_file = \"u\"".to_owned(),
+            "webhooks[0].secret_file: a generic webhook is signed",
+        ),
+        (
+            format!("{hook}secret_file = \"k\""),
+            "webhooks[0].secret_file: is only for kind = \"generic\"",
+        ),
+        (
+            format!("{hook}{hook}"),
+            "webhooks[1].name: duplicate webhook name",
+        ),
+        (
+            "[[webhooks]]\nname = \"s\"\nkind = \"sms\"\nurl_file = \"u\"".to_owned(),
+            "unknown variant `sms`",
+        ),
+    ];
+    for (head, want) in &cases {
+        let e = err(head);
+        assert!(e.contains(want), "{want}\n{e}");
+        assert!(e.starts_with("config.toml:"), "{e}");
+    }
+    let ok = parse(&format!(
+        "{hook}[[routes]]\nname = \"r\"\nwebhooks = [\"teams\"]\nmode = \"digest\"\n\
+         digest_at = \"08:00\"\ntimezone = \"Europe/Amsterdam\"\ndigest_days = [\"mon\"]\n\
+         updates = \"material\""
+    ))
+    .expect("valid");
+    assert!(matches!(
+        ok.routes[0].mode,
+        crate::notify::route::Mode::Digest(_)
+    ));
+
+    let smtp = |extra: &str| {
+        let text = base.replace(
+            "from = \"p@example.com\"\n",
+            &format!("from = \"p@example.com\"\n{extra}"),
+        );
+        Config::parse(&text, "config.toml")
+    };
+    let oauth = "[smtp.oauth]\ntenant_id = \"t\"\n[smtp.oauth.credential]\nkind = \"azure_cli\"\n";
+    let e = smtp(oauth).expect_err("no username").to_string();
+    assert!(e.contains("smtp.oauth: needs smtp.username"), "{e}");
+    let e = smtp(&format!(
+        "username = \"u\"\npassword_file = \"pw\"\n{oauth}"
+    ))
+    .expect_err("both")
+    .to_string();
+    assert!(
+        e.contains("smtp.password_file: is not used with [smtp.oauth]"),
+        "{e}"
+    );
+    let c = smtp(&format!("username = \"bot@contoso.example\"\n{oauth}")).expect("valid");
+    let o = c.smtp.oauth.expect("oauth");
+    assert_eq!(o.scope, "https://outlook.office365.com/.default");
+}
+
+#[test]
+fn webhook_urls_are_secrets_checked_without_repeating_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    };
+    let hook =
+        "[[webhooks]]\nname = \"g\"\nkind = \"generic\"\nurl_file = \"u\"\nsecret_file = \"k\"\n";
+    let mut c = Config::parse(&format!("{hook}{MINIMAL}"), "c").expect("valid");
+    c.dir = dir.path().to_path_buf();
+    write("k", "signing-key\n");
+    // (url file, what the error says)
+    for (url, want) in [
+        (
+            "http://hooks.example/x?token=SECRET-1",
+            "holds an http:// URL; use https://",
+        ),
+        ("ftp://hooks.example/SECRET-1", "not https://"),
+        ("not a url SECRET-1", "does not hold a URL"),
+    ] {
+        write("u", url);
+        let e = c.webhooks().expect_err("refused").to_string();
+        assert!(
+            e.starts_with("webhooks[0].url_file: ") && e.contains(want),
+            "{e}"
+        );
+        assert!(!e.contains("SECRET-1"), "the URL is a secret: {e}");
+    }
+    write("u", "http://127.0.0.1:9/hook\n");
+    let hooks = c.webhooks().expect("loopback http is fine");
+    assert!(
+        !format!("{hooks:?}").contains("127.0.0.1"),
+        "Debug hides the URL"
+    );
+    write("k", "");
+    assert!(
+        c.webhooks()
+            .expect_err("empty key")
+            .to_string()
+            .contains("secret_file: ")
+    );
+}

@@ -513,3 +513,67 @@ async fn smtp_oauth_sends_with_an_entra_token_over_xoauth2() {
     );
     daemon.store().close().await;
 }
+
+/// Issue 11: a webhook that keeps failing is given up on after `max_attempts` tries, and the
+/// operators hear of it by mail, naming the webhook but never its URL (a secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_keeps_failing_is_given_up_on_and_the_operators_are_told() {
+    let receiver = Receiver::default();
+    *receiver.generic.lock().unwrap() = (503, None);
+    let port = receiver.start().await;
+    let sim = Sim::with_config(|arm| {
+        format!(
+            "[notify]\noperators = [\"ops@partner.example\"]\n\
+             [[webhooks]]\nname = \"flaky\"\nkind = \"generic\"\nurl_file = \"hook-url\"\n\
+             secret_file = \"hook-key\"\nretry_backoff = \"1m\"\nmax_attempts = 3\n\
+             [[routes]]\nname = \"hooks\"\nwebhooks = [\"flaky\"]\ncontinue = true\n{}",
+            tenant("contoso", "sub-a", "it@contoso.example", arm),
+        )
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{port}/generic?token=URL-SECRET-7");
+    crate::support::write_secret(&sim.env.path().join("hook-url"), &url);
+    crate::support::write_secret(&sim.env.path().join("hook-key"), "k");
+    let config = sim.config.clone();
+    let daemon = sim.daemon().await.with_webhooks(
+        config.webhooks().expect("webhooks"),
+        WebhookSender::new().expect("client"),
+    );
+    let stop = CancellationToken::new();
+    let start = ts("2026-12-02T10:00:00Z");
+    sim.arm.set_events("sub-a", Vec::new());
+    daemon.cycle(start, &stop).await.expect("first poll");
+    sim.arm.set_events(
+        "sub-a",
+        vec![Ev::service_issue("F-1", "Storage in West Europe", start).build()],
+    );
+    let mut t = start + h(1);
+    for _ in 0..12 {
+        daemon.cycle(t, &stop).await.expect("cycle");
+        t += SignedDuration::from_mins(10);
+    }
+    assert_eq!(
+        receiver.hits("generic").len(),
+        3,
+        "max_attempts tries, no more"
+    );
+    let ops: Vec<_> = sim
+        .sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.rcpt_to.contains("ops@partner.example"))
+        .collect();
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert!(ops[0].text.contains("flaky"), "{}", ops[0].text);
+    assert!(ops[0].text.contains("HTTP 503"), "{}", ops[0].text);
+    for m in sim.sink.messages() {
+        assert!(!m.text.contains("URL-SECRET-7") && !m.html.contains("URL-SECRET-7"));
+    }
+    let r = sim.env.pirwatch(&["outbox", "list", "--json"]).await;
+    assert!(
+        r.stdout.contains("webhook") && !r.stdout.contains("URL-SECRET-7"),
+        "{}",
+        r.stdout
+    );
+    daemon.store().close().await;
+}
