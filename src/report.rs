@@ -118,6 +118,7 @@ fn default_policy() -> TenantPolicy {
         },
         reminders: ReminderPolicy::default(),
         notify_event_types: BTreeSet::new(),
+        ignore_services: Default::default(),
     }
 }
 

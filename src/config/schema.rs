@@ -435,6 +435,10 @@ pub struct TenantConfig {
     /// Override of the cloud's ARM endpoint; `http://` only for loopback hosts.
     #[serde(default, deserialize_with = "arm_endpoint")]
     pub arm_endpoint: Option<Url>,
+    /// Services whose incidents are recorded and listed but never mailed (matched without
+    /// regard to case); an incident that also names another service is mailed.
+    #[serde(default)]
+    pub ignore_services: Vec<String>,
     /// Subscriptions whose events are polled.
     #[serde(default)]
     pub subscriptions: Vec<String>,

@@ -234,6 +234,7 @@ fn tenant(
             pir_nudge_after: nudge,
         },
         notify_event_types: event_types.clone(),
+        ignore_services: t.ignore_services.iter().map(|s| s.to_lowercase()).collect(),
     };
     Ok(Tenant {
         name: TenantName::new(t.name.clone()),

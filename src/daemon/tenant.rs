@@ -202,7 +202,7 @@ impl Daemon {
                 &tenant.policy,
                 now,
             );
-            if tenant.policy.notifies(&i.event_type) {
+            if tenant.policy.notifies(i) {
                 gauges.pir_to_review += i64::from(matches!(f.review, ReviewStatus::ToReview(_)));
                 if matches!(f.claim, ClaimStatus::Open(_)) {
                     gauges.claim_open += 1;

@@ -218,6 +218,7 @@ mod tests {
             claim,
             reminders: ReminderPolicy::default(),
             notify_event_types: [EventType::ServiceIssue].into(),
+            ignore_services: Default::default(),
         }
     }
 

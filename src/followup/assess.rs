@@ -21,12 +21,21 @@ pub struct TenantPolicy {
     pub reminders: ReminderPolicy,
     /// Event types that send mail (`notify.event_types`); the others get no reminders.
     pub notify_event_types: BTreeSet<EventType>,
+    /// Services the tenant ignores (`ignore_services`, lower-cased): an incident about only
+    /// these is recorded and listed, never mailed.
+    pub ignore_services: BTreeSet<String>,
 }
 
 impl TenantPolicy {
-    /// True when incidents of this type send mail.
-    pub fn notifies(&self, t: &EventType) -> bool {
-        self.notify_event_types.contains(t)
+    /// True when `i` sends mail: its event type does, and it is not only about ignored services.
+    pub fn notifies(&self, i: &Incident) -> bool {
+        let services = i.services();
+        self.notify_event_types.contains(&i.event_type)
+            && (self.ignore_services.is_empty()
+                || services.is_empty()
+                || services
+                    .iter()
+                    .any(|s| !self.ignore_services.contains(&s.to_lowercase())))
     }
 }
 
@@ -150,7 +159,7 @@ pub fn assess(
     let dates = claim_of(incident, &policy.claim);
     let claim = claim_status(incident, dates, acks, &policy.calendar, now);
     let review = review_status(incident, acks);
-    let follows = incident.announced && policy.notifies(&incident.event_type);
+    let follows = incident.announced && policy.notifies(incident);
     let schedule = if follows {
         schedule::reminders(incident, dates, acks, &policy.reminders, &policy.calendar)
     } else {
@@ -227,6 +236,7 @@ mod tests {
             },
             reminders: ReminderPolicy::default(),
             notify_event_types: [EventType::ServiceIssue].into(),
+            ignore_services: Default::default(),
         }
     }
 
@@ -367,5 +377,32 @@ mod tests {
             open.claim_window_end(&p.calendar, ts("2026-12-17T10:00:00Z")),
             Some(ts("2026-12-31T23:00:00Z"))
         );
+    }
+
+    #[test]
+    fn ignored_services_alone_send_no_mail() {
+        let mut policy = policy();
+        policy.ignore_services = ["azure devops".to_owned()].into();
+        let with = |services: &[&str]| {
+            let mut i = test_incident("2026-10-08T10:00:00Z");
+            i.impacts = services
+                .iter()
+                .map(|s| crate::incident::ImpactedRegion {
+                    service: (*s).into(),
+                    region: "West Europe".into(),
+                    status: "Active".into(),
+                    subscriptions: BTreeSet::new(),
+                })
+                .collect();
+            i
+        };
+        for (services, mailed) in [
+            (&["Azure DevOps"][..], false),
+            (&["Azure DevOps", "Virtual Machines"][..], true),
+            (&["Virtual Machines"][..], true),
+            (&[][..], true),
+        ] {
+            assert_eq!(policy.notifies(&with(services)), mailed, "{services:?}");
+        }
     }
 }

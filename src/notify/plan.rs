@@ -97,7 +97,7 @@ impl Planner<'_> {
         let mut notices = Vec::new();
         let mut digest = Vec::new();
         for o in observations.iter_mut() {
-            let notifiable = self.policy.notifies(&o.incident.event_type);
+            let notifiable = self.policy.notifies(&o.incident);
             let open = !o.incident.false_positive
                 && matches!(
                     assess(
@@ -233,6 +233,7 @@ mod tests {
             },
             reminders: ReminderPolicy::default(),
             notify_event_types: [EventType::ServiceIssue, EventType::SecurityAdvisory].into(),
+            ignore_services: Default::default(),
         }
     }
 
