@@ -85,6 +85,7 @@ proptest! {
             },
             reminders: Default::default(),
             notify_event_types: [pirwatch::incident::EventType::ServiceIssue].into(),
+            ignore_services: Default::default(),
         };
         let acks = pirwatch::incident::ack::Acks::default();
         let none = std::collections::BTreeSet::new();
