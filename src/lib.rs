@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod daemon;
+pub mod evidence;
 pub mod followup;
 pub mod fuzzing;
 pub mod http;

@@ -92,6 +92,8 @@ pub struct IncidentRow {
     pub pir_review: PirReview,
     pub claim: Claim,
     pub next_reminder: Option<NextReminder>,
+    /// How many resources Resource Health lists as impacted.
+    pub impacted_resources: usize,
 }
 
 /// The full record of one incident: `pirwatch show` and `export`.
@@ -106,6 +108,10 @@ pub struct IncidentRecord {
     pub updates: Vec<Update>,
     pub acknowledgements: Vec<Ack>,
     pub mails: Vec<MailRecord>,
+    /// The impacted resources, each with its downtime as reported by Resource Health.
+    pub resources: Vec<crate::evidence::ResourceRecord>,
+    /// Why impacted resources could not be fetched (a 403), if they could not.
+    pub resources_error: Option<String>,
 }
 
 /// The policy of a tenant that left the config: shown, never acted on.
@@ -129,6 +135,7 @@ struct Facts<'a> {
     sent: &'a BTreeSet<ReminderKey>,
     updates: i64,
     last_mail: Option<LastMail>,
+    resources: usize,
 }
 
 /// One incident's row, as of `now`.
@@ -167,6 +174,7 @@ fn row(config: &Config, f: Facts<'_>, now: Timestamp) -> IncidentRow {
                 step: r.key.step.to_string(),
                 at: r.at,
             }),
+        impacted_resources: f.resources,
     }
 }
 
@@ -238,6 +246,7 @@ struct Batch {
     sent: ByIncident<BTreeSet<ReminderKey>>,
     updates: ByIncident<i64>,
     mails: ByIncident<Vec<MailRecord>>,
+    evidence: ByIncident<crate::evidence::Evidence>,
 }
 
 impl Batch {
@@ -253,6 +262,7 @@ impl Batch {
             sent: steps(store.sent_steps(None).await?),
             updates,
             mails: store.mails_by_incident(None).await?,
+            evidence: store.all_evidence().await?,
         })
     }
 
@@ -262,14 +272,17 @@ impl Batch {
         let sent = self.sent.remove(&key).unwrap_or_default();
         let mails = self.mails.remove(&key).unwrap_or_default();
         let last_mail = mails.last().cloned().map(last_mail);
+        let evidence = self.evidence.remove(&key).unwrap_or_default();
         let facts = Facts {
             incident: &i,
             acks: &acks,
             sent: &sent,
             updates: self.updates.get(&key).copied().unwrap_or(0),
             last_mail,
+            resources: evidence.resources.len(),
         };
         let row = row(config, facts, now);
+        let resources = evidence.records(&i);
         IncidentRecord {
             row,
             summary: i.summary,
@@ -278,6 +291,8 @@ impl Batch {
             updates: i.updates,
             acknowledgements: acks,
             mails,
+            resources,
+            resources_error: evidence.resources_error,
         }
     }
 }
@@ -336,7 +351,8 @@ pub async fn record(
         acks: HashMap::from([(key.clone(), store.acks(tenant, tracking_id).await?)]),
         sent: HashMap::from([(key.clone(), sent)]),
         updates: HashMap::from([(key.clone(), updates)]),
-        mails: HashMap::from([(key, store.mails_about(tenant, tracking_id).await?)]),
+        mails: HashMap::from([(key.clone(), store.mails_about(tenant, tracking_id).await?)]),
+        evidence: HashMap::from([(key, store.evidence(tenant, tracking_id).await?)]),
     };
     Ok(Some(batch.record(config, i, now)))
 }
@@ -391,6 +407,8 @@ pub fn markdown(
         updates => Value::from(minijinja::value::Serde(&updates)),
         acks => Value::from(minijinja::value::Serde(&record.acknowledgements)),
         mails => Value::from(minijinja::value::Serde(&record.mails)),
+        resources => Value::from(minijinja::value::Serde(&record.resources)),
+        resources_error => record.resources_error.as_deref(),
         exported => exported,
         tz => tz,
     };

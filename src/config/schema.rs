@@ -96,6 +96,10 @@ pub struct PollConfig {
     /// Time limit of one HTTP request to Azure.
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
+    /// Claim evidence: the availability history of at most this many impacted resources per
+    /// incident is fetched (0: none).
+    #[serde(default = "default_availability_resources")]
+    pub availability_resources: usize,
 }
 
 impl Default for PollConfig {
@@ -108,10 +112,14 @@ impl Default for PollConfig {
             max_in_flight: default_max_in_flight(),
             tenant_budget: default_tenant_budget(),
             request_timeout: default_request_timeout(),
+            availability_resources: default_availability_resources(),
         }
     }
 }
 
+const fn default_availability_resources() -> usize {
+    50
+}
 const fn default_interval() -> Duration {
     Duration::from_secs(5 * 60)
 }

@@ -13,6 +13,7 @@
 //! committed), an SMTP conversation in flight is dropped (the mail stays queued), then `run`
 //! returns.
 
+mod evidence;
 pub mod outcome;
 mod tenant;
 

@@ -57,6 +57,35 @@ impl Source {
         }
     }
 
+    /// The impacted resources of an event in one scope (the demo has none).
+    pub async fn impacted_resources(
+        &self,
+        tenant: &Tenant,
+        scope: &Scope,
+        tracking_id: &str,
+        security: bool,
+    ) -> Result<(Vec<crate::evidence::ImpactedResource>, usize), azure::PollError> {
+        match self {
+            Self::Azure(a) => {
+                a.impacted_resources(tenant, scope, tracking_id, security)
+                    .await
+            }
+            Self::Demo(_) => Ok((Vec::new(), 0)),
+        }
+    }
+
+    /// A resource's availability history (the demo has none).
+    pub async fn availability(
+        &self,
+        tenant: &Tenant,
+        resource_id: &str,
+    ) -> Result<(Vec<crate::evidence::StatusChange>, usize), azure::PollError> {
+        match self {
+            Self::Azure(a) => a.availability(tenant, resource_id).await,
+            Self::Demo(_) => Ok((Vec::new(), 0)),
+        }
+    }
+
     /// True for the demo: its mails say so.
     pub fn is_demo(&self) -> bool {
         matches!(self, Self::Demo(_))

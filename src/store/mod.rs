@@ -17,6 +17,7 @@
 pub mod acks;
 mod codec;
 pub mod deliveries;
+pub mod evidence;
 pub mod incidents;
 pub mod outbox;
 pub mod scopes;

@@ -63,7 +63,12 @@ impl Notifier {
             .links
             .as_ref()
             .map(|m| m.tenant_page(&tenant.name, &d.receiver, now));
+        let evidence = store
+            .evidence(&tenant.name, first.tracking_id.as_str())
+            .await?;
+        let resources = crate::notify::render::ResourcesView::of(&evidence.resources);
         let mut ctx = self.context(tenant, now);
+        ctx.resources = resources.as_ref();
         ctx.links = links.as_ref();
         ctx.tenant_page = page.as_deref();
         let tz = tenant.policy.calendar.timezone();

@@ -138,6 +138,7 @@ impl Notifier {
             links: None,
             tenant_page: None,
             now,
+            resources: None,
         }
     }
 

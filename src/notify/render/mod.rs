@@ -11,6 +11,7 @@ pub mod layout;
 pub mod sample;
 mod view;
 
+pub use view::ResourcesView;
 use view::{ActionView, IncidentView, view};
 pub use view::{local_time, sanitize, to_text};
 
@@ -80,6 +81,8 @@ pub struct MailContext<'a> {
     pub tenant_page: Option<&'a str>,
     /// When the mail is sent: "today" on its timeline.
     pub now: jiff::Timestamp,
+    /// The incident's impacted resources, when Resource Health listed any.
+    pub resources: Option<&'a ResourcesView>,
 }
 
 /// A template override that cannot be used: a config error at start and in `check-config`.
@@ -307,7 +310,8 @@ impl Renderer {
         actions: &[Action],
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
-        let view = view(incident, new_updates, claim, ctx.timezone);
+        let mut view = view(incident, new_updates, claim, ctx.timezone);
+        view.resources = ctx.resources.cloned();
         let subject = subject(kind, incident, ctx);
         let band = layout::incident_band(kind, incident, claim, actions);
         let timeline = layout::timeline(incident, claim, ctx.now, ctx.timezone);
@@ -418,7 +422,8 @@ impl Renderer {
         claim: Option<&ClaimDue>,
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
-        let view = view(incident, &[], claim, ctx.timezone);
+        let mut view = view(incident, &[], claim, ctx.timezone);
+        view.resources = ctx.resources.cloned();
         let subject = reminder_subject(actions, incident, ctx);
         let band = layout::reminder_band(actions, incident);
         let timeline = layout::timeline(incident, claim, ctx.now, ctx.timezone);
@@ -766,6 +771,7 @@ mod tests {
             links: None,
             tenant_page: None,
             now: "2026-05-24T08:00:00Z".parse().expect("ts"),
+            resources: None,
         }
     }
 

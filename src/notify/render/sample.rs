@@ -78,6 +78,7 @@ pub fn context<'a>(
         links,
         tenant_page: links.map(|l| l.tenant.as_str()),
         now,
+        resources: None,
     }
 }
 
@@ -110,8 +111,24 @@ pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
         actions.insert(0, Action::FileClaim(c.clone()));
     }
     let mut out = Vec::new();
+    let resources: Vec<crate::evidence::ImpactedResource> = (1..=7)
+        .map(|n| crate::evidence::ImpactedResource {
+            resource_id: format!(
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/web/providers/Microsoft.Compute/virtualMachines/web-{n}"
+            ),
+            resource_type: Some("Microsoft.Compute/virtualMachines".into()),
+            region: Some("westeurope".into()),
+            subscription: None,
+            info: Vec::new(),
+        })
+        .collect();
+    let shown = super::ResourcesView::of(&resources);
+    // Without links and resources, then with both.
     for with_links in [false, true] {
-        let ctx = context(&tz, with_links.then_some(&links), now);
+        let mut ctx = context(&tz, with_links.then_some(&links), now);
+        if with_links {
+            ctx.resources = shown.as_ref();
+        }
         for kind in [
             NoticeKind::New,
             NoticeKind::Update,

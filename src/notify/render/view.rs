@@ -33,6 +33,49 @@ pub(super) struct IncidentView {
     pub(super) claim: Option<ClaimView>,
     preliminary_pir_by: Option<String>,
     final_pir_by: Option<String>,
+    /// Resource Health's impacted resources (set by the mail, when it has them).
+    pub(super) resources: Option<ResourcesView>,
+}
+
+/// An incident's impacted resources as mails show them: a count and the first few.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourcesView {
+    pub count: usize,
+    /// `vm1 (Microsoft.Compute/VirtualMachines, westeurope)`, at most [`ResourcesView::SHOWN`].
+    pub first: Vec<String>,
+    /// How many are not shown.
+    pub more: usize,
+}
+
+impl ResourcesView {
+    pub const SHOWN: usize = 5;
+
+    /// The view of `resources`; none when there are none.
+    pub fn of(resources: &[crate::evidence::ImpactedResource]) -> Option<Self> {
+        if resources.is_empty() {
+            return None;
+        }
+        let first = resources
+            .iter()
+            .take(Self::SHOWN)
+            .map(|r| {
+                let about: Vec<&str> = [r.resource_type.as_deref(), r.region.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if about.is_empty() {
+                    r.name().to_owned()
+                } else {
+                    format!("{} ({})", r.name(), about.join(", "))
+                }
+            })
+            .collect();
+        Some(Self {
+            count: resources.len(),
+            first,
+            more: resources.len().saturating_sub(Self::SHOWN),
+        })
+    }
 }
 
 /// An open claim as the templates see it.
@@ -202,6 +245,7 @@ pub(super) fn view(
         claim: claim
             .filter(|_| i.event_type.is_service_issue() && !i.false_positive)
             .map(ClaimView::of),
+        resources: None,
         preliminary_pir_by: expected
             .and_then(|e| e.preliminary_by)
             .map(|t| local_time(t, tz)),

@@ -48,7 +48,7 @@ pub struct ScopeEvents {
 #[derive(Debug, Clone)]
 pub struct ArmClient {
     http: reqwest::Client,
-    api_version: String,
+    pub(super) api_version: String,
     lookback: Duration,
     backoff: ExponentialBuilder,
     /// How long one request may take (for the liveness heartbeat).
@@ -244,7 +244,7 @@ impl ArmClient {
     }
 
     /// One request, retried while the failure is transient.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         url: &Url,
@@ -322,7 +322,7 @@ impl ArmClient {
 }
 
 /// The events collection URL of a scope (without query).
-fn scope_base(arm: &Url, scope: &Scope) -> Url {
+pub(super) fn scope_base(arm: &Url, scope: &Scope) -> Url {
     let mut url = arm.clone();
     url.set_query(None);
     if let Ok(mut p) = url.path_segments_mut() {
@@ -336,7 +336,7 @@ fn scope_base(arm: &Url, scope: &Scope) -> Url {
 }
 
 /// Accepts a `nextLink` only on the ARM endpoint's scheme, host and port.
-fn same_host_link(arm: &Url, link: &str) -> Result<Url, PollError> {
+pub(super) fn same_host_link(arm: &Url, link: &str) -> Result<Url, PollError> {
     let next = Url::parse(link).map_err(|e| PollError::Body(format!("bad nextLink: {e}")))?;
     let same = next.scheme() == arm.scheme()
         && next.host_str() == arm.host_str()

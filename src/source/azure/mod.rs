@@ -5,6 +5,7 @@ pub mod client;
 pub use crate::cloud;
 pub mod credential;
 pub mod error;
+pub mod evidence;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -142,6 +143,42 @@ impl AzureSource {
             "{} answers for {scope} ({n} event(s) on the first page)",
             client::redact(&t.arm)
         ))
+    }
+
+    /// The impacted resources of `tracking_id` in `scope` of `tenant`, and the requests made.
+    pub async fn impacted_resources(
+        &self,
+        tenant: &Tenant,
+        scope: &Scope,
+        tracking_id: &str,
+        security: bool,
+    ) -> Result<(Vec<crate::evidence::ImpactedResource>, usize), PollError> {
+        let (arm, token) = self.signed_in(tenant)?;
+        self.client
+            .impacted_resources(arm, token, scope, tracking_id, security)
+            .await
+    }
+
+    /// The availability history of one resource of `tenant`, and the requests made.
+    pub async fn availability(
+        &self,
+        tenant: &Tenant,
+        resource_id: &str,
+    ) -> Result<(Vec<crate::evidence::StatusChange>, usize), PollError> {
+        let (arm, token) = self.signed_in(tenant)?;
+        self.client.availability(arm, token, resource_id).await
+    }
+
+    fn signed_in(&self, tenant: &Tenant) -> Result<(&Url, &TenantToken), PollError> {
+        let t = self
+            .tenants
+            .get(tenant.name.as_str())
+            .ok_or_else(|| PollError::CredentialUnusable("tenant not configured".into()))?;
+        let token = t
+            .token
+            .as_ref()
+            .map_err(|e| PollError::CredentialUnusable(e.clone()))?;
+        Ok((&t.arm, token))
     }
 
     async fn poll_scope(&self, t: &TenantAzure, scope: Scope, now: Timestamp) -> ScopeResult {
