@@ -13,6 +13,7 @@ mod daemon;
 mod delivery;
 mod demo;
 mod disk;
+mod evidence;
 mod faults;
 mod followup;
 mod pipeline;

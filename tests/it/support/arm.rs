@@ -56,6 +56,10 @@ struct ArmState {
     log: Vec<String>,
     /// Fresh skip tokens handed out (Fault::FreshTokenLoop).
     fresh_tokens: usize,
+    /// Impacted resources by (scope, tracking id), in the wire format.
+    impacted: HashMap<(String, String), Vec<Value>>,
+    /// Availability histories by resource id, in the wire format.
+    availability: HashMap<String, Vec<Value>>,
 }
 
 /// The running fake.
@@ -95,6 +99,56 @@ impl FakeArm {
 
     fn with<R>(&self, f: impl FnOnce(&mut ArmState) -> R) -> R {
         f(&mut self.state.lock().expect("fake ARM state"))
+    }
+
+    /// Sets the impacted resources of event `tracking_id` in `scope`: (resource id, region).
+    /// Security advisories' resources (the POST variant) are always refused with 403, as for a
+    /// Reader.
+    pub fn set_impacted(&self, scope: &str, tracking_id: &str, resources: &[(&str, &str)]) {
+        let items = resources
+            .iter()
+            .enumerate()
+            .map(|(n, (id, region))| {
+                json!({
+                    "name": format!("res-{n}"),
+                    "type": "Microsoft.ResourceHealth/events/impactedResources",
+                    "id": format!("/subscriptions/{scope}/providers/Microsoft.ResourceHealth/events/{tracking_id}/impactedResources/res-{n}"),
+                    "properties": {
+                        "targetRegion": region,
+                        "targetResourceId": id,
+                        "targetResourceType": "Microsoft.Compute/VirtualMachines",
+                        "info": [{"key": "n", "value": n.to_string()}],
+                    }
+                })
+            })
+            .collect();
+        self.with(|s| {
+            s.impacted
+                .insert((scope.to_owned(), tracking_id.to_owned()), items)
+        });
+    }
+
+    /// Sets a resource's availability history: (state, since), in any order.
+    pub fn set_availability(&self, resource_id: &str, history: &[(&str, jiff::Timestamp)]) {
+        let items = history
+            .iter()
+            .map(|(state, since)| {
+                json!({
+                    "name": arm_time(*since),
+                    "type": "Microsoft.ResourceHealth/AvailabilityStatuses",
+                    "id": format!("{resource_id}/providers/Microsoft.ResourceHealth/availabilityStatuses/x"),
+                    "location": "westeurope",
+                    "properties": {
+                        "availabilityState": state,
+                        "occuredTime": arm_time(*since),
+                        "reportedTime": arm_time(*since),
+                        "summary": format!("{state} from the fake"),
+                        "title": state,
+                    }
+                })
+            })
+            .collect();
+        self.with(|s| s.availability.insert(resource_id.to_owned(), items));
     }
 
     /// Replaces the events of a scope (a subscription id, or `tenant`).
@@ -267,6 +321,20 @@ fn respond(
         ));
     };
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(resource) =
+        path.strip_suffix("/providers/Microsoft.ResourceHealth/availabilityStatuses")
+    {
+        let all = s.availability.get(resource).cloned().unwrap_or_default();
+        let size = s.page_size;
+        let skip = query
+            .get("$skipToken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let base = s.base.clone();
+        return slow(page(&all, skip, size, |o| {
+            format!("{base}{path}?api-version={api_version}&$skipToken={o}")
+        }));
+    }
     let (scope, rest) = match parts.as_slice() {
         [
             "subscriptions",
@@ -296,6 +364,25 @@ fn respond(
     }
     slow(match (method.as_str(), rest.as_slice()) {
         ("GET", []) => list(s, &scope, path, &api_version, query.get("$skipToken")),
+        ("GET", [id, "impactedResources"]) => {
+            let all = s
+                .impacted
+                .get(&(scope.clone(), (*id).to_owned()))
+                .cloned()
+                .unwrap_or_default();
+            let skip = query
+                .get("$skipToken")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            let base = s.base.clone();
+            page(&all, skip, s.page_size, |o| {
+                format!("{base}{path}?api-version={api_version}&$skipToken={o}")
+            })
+        }
+        ("POST", [_, "listSecurityAdvisoryImpactedResources"]) => json_response(
+            StatusCode::FORBIDDEN,
+            json!({"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization to perform action 'Microsoft.ResourceHealth/events/listSecurityAdvisoryImpactedResources/action'."}}),
+        ),
         ("POST", [id, "fetchEventDetails"]) => match s.details.get(*id) {
             Some(e) => json_response(StatusCode::OK, e.clone()),
             None => json_response(

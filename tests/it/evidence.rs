@@ -1,0 +1,205 @@
+//! Issue 12: claim evidence end to end, with time driven by the test against the fake ARM and
+//! the real SMTP sink. Impacted resources are fetched (paged), shown in the mail, refetched
+//! only when the event changes and once after it is resolved; availability histories are
+//! fetched once after mitigation and give the downtime per resource; a security advisory's
+//! resources are refused (403), logged once, and the incident is kept.
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::followup::Sim;
+use crate::support::TENANT_ID;
+use crate::support::arm::Ev;
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn mins(n: i64) -> SignedDuration {
+    SignedDuration::from_mins(n)
+}
+
+fn vm(n: usize) -> String {
+    format!(
+        "/subscriptions/sub-a/resourceGroups/web/providers/Microsoft.Compute/virtualMachines/vm-{n}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impacted_resources_and_downtime_are_collected_for_the_claim() {
+    let sim = Sim::with_config(|arm| {
+        format!(
+            "[[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
+             subscriptions = [\"sub-a\"]\nrecipients = [\"it@contoso.example\"]\n\
+             timezone = \"Europe/Amsterdam\"\n\
+             working_days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\
+             working_hours = \"00:00-24:00\"\n\
+             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+             client_secret_file = \"secret\"\n"
+        )
+    })
+    .await;
+    let daemon = sim.daemon().await;
+    let stop = CancellationToken::new();
+    let start = ts("2026-12-02T10:00:00Z");
+    let requests = |what: &str| sim.arm.log().iter().filter(|l| l.contains(what)).count();
+    // First pages only: one per resource asked.
+    let histories = || {
+        sim.arm
+            .log()
+            .iter()
+            .filter(|l| l.contains("availabilityStatuses") && !l.contains("skipToken"))
+            .count()
+    };
+    sim.arm.set_events("sub-a", Vec::new());
+    daemon
+        .cycle(start - mins(60), &stop)
+        .await
+        .expect("first poll");
+
+    let ids: Vec<String> = (1..=5).map(vm).collect();
+    let pairs: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "westeurope")).collect();
+    sim.arm.set_impacted("sub-a", "EV-1", &pairs);
+    let ev = Ev::service_issue("EV-1", "Virtual Machines in West Europe", start);
+    sim.arm.set_events("sub-a", vec![ev.clone().build()]);
+    let advisory =
+        Ev::service_issue("SA-2", "A security advisory", start).event_type("SecurityAdvisory");
+    sim.arm
+        .set_events("sub-a", vec![ev.clone().build(), advisory.clone().build()]);
+    daemon.cycle(start + mins(30), &stop).await.expect("cycle");
+    // Five resources on three pages of two.
+    assert_eq!(
+        requests("/events/EV-1/impactedResources"),
+        3,
+        "{:#?}",
+        sim.arm.log()
+    );
+    assert_eq!(requests("listSecurityAdvisoryImpactedResources"), 1);
+    let mails = sim.sink.messages();
+    let new = mails
+        .iter()
+        .find(|m| m.subject.contains("EV-1"))
+        .expect("the new-incident mail");
+    assert!(
+        new.text.contains("Impacted:       5 resources (Resource Health): vm-1 (Microsoft.Compute/VirtualMachines, westeurope)"),
+        "{}",
+        new.text
+    );
+    assert!(
+        new.text.contains(", and 0 more") == false && new.text.contains("vm-5"),
+        "{}",
+        new.text
+    );
+
+    // A steady cycle asks nothing; the refused advisory is not asked again.
+    daemon.cycle(start + mins(40), &stop).await.expect("cycle");
+    assert_eq!(requests("/events/EV-1/impactedResources"), 3);
+    assert_eq!(
+        requests("listSecurityAdvisoryImpactedResources"),
+        1,
+        "a 403 is asked once"
+    );
+
+    // The event changes (lastUpdateTime): fetched again.
+    let ev = ev.update(start + mins(50), "<p>Rolling back</p>", &[]);
+    sim.arm
+        .set_events("sub-a", vec![ev.clone().build(), advisory.clone().build()]);
+    daemon.cycle(start + mins(55), &stop).await.expect("cycle");
+    assert_eq!(requests("/events/EV-1/impactedResources"), 6);
+
+    // Resolved at 12:00: once more now; availability from 12:30, once.
+    sim.arm.set_availability(
+        &vm(1),
+        &[
+            ("Available", ts("2026-12-01T00:00:00Z")),
+            ("Unavailable", start + mins(5)),
+            ("Available", start + mins(110)),
+        ],
+    );
+    sim.arm.set_availability(
+        &vm(2),
+        &[
+            ("Degraded", start + mins(10)),
+            ("Available", start + mins(40)),
+        ],
+    );
+    let mitigated = start + mins(120);
+    sim.arm.set_events(
+        "sub-a",
+        vec![ev.clone().resolved(mitigated).build(), advisory.build()],
+    );
+    daemon
+        .cycle(mitigated + mins(10), &stop)
+        .await
+        .expect("cycle");
+    assert_eq!(requests("/events/EV-1/impactedResources"), 9);
+    assert_eq!(histories(), 0, "not before 30 minutes after mitigation");
+    daemon
+        .cycle(mitigated + mins(40), &stop)
+        .await
+        .expect("cycle");
+    assert_eq!(
+        requests("/events/EV-1/impactedResources"),
+        9,
+        "resolved: no more"
+    );
+    assert_eq!(histories(), 5, "one history per resource");
+    assert_eq!(
+        requests("availabilityStatuses"),
+        6,
+        "vm-1's history has two pages"
+    );
+    daemon
+        .cycle(mitigated + mins(50), &stop)
+        .await
+        .expect("cycle");
+    assert_eq!(requests("availabilityStatuses"), 6, "once");
+    daemon.store().close().await;
+
+    // What `show`, `incidents` and `export` say.
+    let r = sim
+        .env
+        .pirwatch(&["show", "EV-1", "--tenant", "contoso", "--json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let shown: Value = serde_json::from_str(&r.stdout).expect("json");
+    let res = shown["resources"].as_array().expect("resources");
+    assert_eq!(res.len(), 5);
+    assert_eq!(res[0]["name"], "vm-1");
+    assert_eq!(res[0]["downtime_minutes"], 105, "{:#?}", res[0]);
+    assert_eq!(res[1]["downtime_minutes"], 0);
+    assert_eq!(res[1]["degraded_minutes"], 30);
+    assert!(res[2]["downtime_minutes"].is_null(), "no history: unknown, not zero");
+    assert_eq!(res[0]["info"][0][0], "n");
+    let rows = sim.env.incidents().await;
+    let row = rows
+        .iter()
+        .find(|r| r["tracking_id"] == "EV-1")
+        .expect("row");
+    assert_eq!(row["impacted_resources"], 5);
+    let sa = sim
+        .env
+        .pirwatch(&["show", "SA-2", "--tenant", "contoso", "--json"])
+        .await;
+    let sa: Value = serde_json::from_str(&sa.stdout).expect("json");
+    assert!(
+        sa["resources_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("403")),
+        "{sa:#?}"
+    );
+    let md = sim
+        .env
+        .pirwatch(&["export", "EV-1", "--tenant", "contoso"])
+        .await;
+    assert!(
+        md.stdout.contains("vm-1`")
+            && md
+                .stdout
+                .contains("105 min unavailable, as reported by Resource Health"),
+        "{}",
+        md.stdout
+    );
+    assert!(md.stdout.contains("30 min degraded"), "{}", md.stdout);
+}
