@@ -3,6 +3,7 @@
 //! command shares. The commands live by topic: `service` (run, once, check-config,
 //! healthcheck), `records` (incidents, ack, show, export) and `demo`.
 
+mod claim;
 mod demo;
 mod outbox;
 mod preview;
@@ -132,6 +133,11 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// The SLA credit claim of an incident: draft the support request, or file it.
+    Claim {
+        #[command(subcommand)]
+        action: ClaimAction,
+    },
     /// Render what a receiver would get about an incident now, without sending it.
     Preview {
         tracking_id: String,
@@ -180,6 +186,32 @@ pub enum OutboxAction {
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+/// What `pirwatch claim` does.
+#[derive(Debug, Subcommand)]
+pub enum ClaimAction {
+    /// Write the support request for the claim, from what pirwatch holds (sends nothing).
+    Draft {
+        tracking_id: String,
+        /// The tenant, when the tracking ID is known in several.
+        #[arg(long, conflicts_with = "all_customers")]
+        tenant: Option<String>,
+        /// One request listing every affected customer (tenants with claim_channel =
+        /// "partner"), as distributors ask when many are hit.
+        #[arg(long)]
+        all_customers: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DraftFormat,
+    },
+}
+
+/// How `pirwatch claim draft` writes the draft.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DraftFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 /// Which mail `pirwatch preview` renders.
@@ -296,6 +328,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             OutboxAction::List { json } => outbox::list(&cli.config, json).await,
             OutboxAction::Retry { id } => outbox::retry(&cli.config, &id).await,
             OutboxAction::Dismiss { id, by } => outbox::dismiss(&cli.config, &id, by).await,
+        },
+        Command::Claim { action } => match action {
+            ClaimAction::Draft {
+                tracking_id,
+                tenant,
+                all_customers,
+                format,
+            } => {
+                claim::draft(
+                    &cli.config,
+                    &tracking_id,
+                    tenant.as_deref(),
+                    all_customers,
+                    format,
+                )
+                .await
+            }
         },
         Command::Demo { out } => demo::demo(&out).await,
         Command::GenKey { file } => gen_key(&file),

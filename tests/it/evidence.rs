@@ -125,6 +125,11 @@ async fn impacted_resources_and_downtime_are_collected_for_the_claim() {
         ],
     );
     let mitigated = start + mins(120);
+    let ev = ev.update(
+        mitigated + mins(5),
+        "<p><b>Preliminary PIR.</b> A storage scale unit lost power; VMs restarted.</p>",
+        &["Preliminary PIR"],
+    );
     sim.arm.set_events(
         "sub-a",
         vec![ev.clone().resolved(mitigated).build(), advisory.build()],
@@ -170,7 +175,10 @@ async fn impacted_resources_and_downtime_are_collected_for_the_claim() {
     assert_eq!(res[0]["downtime_minutes"], 105, "{:#?}", res[0]);
     assert_eq!(res[1]["downtime_minutes"], 0);
     assert_eq!(res[1]["degraded_minutes"], 30);
-    assert!(res[2]["downtime_minutes"].is_null(), "no history: unknown, not zero");
+    assert!(
+        res[2]["downtime_minutes"].is_null(),
+        "no history: unknown, not zero"
+    );
     assert_eq!(res[0]["info"][0][0], "n");
     let rows = sim.env.incidents().await;
     let row = rows
@@ -202,4 +210,64 @@ async fn impacted_resources_and_downtime_are_collected_for_the_claim() {
         md.stdout
     );
     assert!(md.stdout.contains("30 min degraded"), "{}", md.stdout);
+
+    // The claim, drafted from all of it.
+    let r = sim
+        .env
+        .pirwatch(&["claim", "draft", "EV-1", "--format", "json"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d: Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(d["tracking_id"], "EV-1");
+    assert_eq!(d["tenant"], "contoso");
+    assert_eq!(
+        d["title"],
+        "SLA credit request — Virtual Machines, West Europe, tracking id EV-1"
+    );
+    assert_eq!(d["description_from"], "preliminary_pir");
+    assert!(
+        d["description"]
+            .as_str()
+            .unwrap()
+            .contains("A storage scale unit lost power")
+    );
+    assert_eq!(d["impact_start_utc"], "2026-12-02 10:00 UTC");
+    assert_eq!(d["mitigated_at_utc"], "2026-12-02 12:00 UTC");
+    assert!(d["impact_start"].as_str().unwrap().starts_with("2026-12-02T10:00:00"));
+    assert_eq!(d["duration_minutes"], 120);
+    assert_eq!(d["subscriptions"], serde_json::json!(["sub-a"]));
+    assert_eq!(d["regions"], serde_json::json!(["West Europe"]));
+    assert_eq!(d["resources"].as_array().unwrap().len(), 5);
+    assert_eq!(d["resources"][0]["id"], vm(1));
+    assert_eq!(d["resources"][0]["downtime_minutes"], 105);
+    assert_eq!(
+        d["resources"][0]["unavailable_spans"][0]["from_utc"],
+        "2026-12-02 10:05 UTC"
+    );
+    assert_eq!(d["channel"], "microsoft");
+    assert!(
+        d["how_to_file"]
+            .as_str()
+            .unwrap()
+            .contains("Refund Request")
+    );
+    let text = sim.env.pirwatch(&["claim", "draft", "EV-1"]).await.stdout;
+    for want in [
+        "SLA credit request — Virtual Machines, West Europe, tracking id EV-1",
+        "Europe/Amsterdam: Wed 2026-12-02 11:00 CET (UTC+01:00) to Wed 2026-12-02 13:00 CET",
+        "(from Microsoft's Preliminary PIR)",
+        "unavailable 105 min; 2026-12-02 10:05 UTC to 2026-12-02 11:50 UTC (Wed 2026-12-02 11:05 CET",
+        "degraded 30 min",
+        "[TO FILL IN: what your team did",
+        "problem type Refund Request",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    let md = sim
+        .env
+        .pirwatch(&["claim", "draft", "EV-1", "--format", "markdown"])
+        .await
+        .stdout;
+    assert!(md.starts_with("# SLA credit request"), "{md}");
+    assert!(md.contains("| Tracking ID | `EV-1` |"), "{md}");
 }

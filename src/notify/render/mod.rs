@@ -148,7 +148,7 @@ const PAGES: [(&str, &str); 9] = [
     ),
 ];
 
-const TEMPLATES: [(&str, &str); 21] = [
+const TEMPLATES: [(&str, &str); 23] = [
     ("_mail.html", include_str!("../../../templates/_mail.html")),
     (
         "_timeline.txt",
@@ -218,6 +218,8 @@ const TEMPLATES: [(&str, &str); 21] = [
         "route_digest.txt",
         include_str!("../../../templates/route_digest.txt"),
     ),
+    ("claim.txt", include_str!("../../../templates/claim.txt")),
+    ("claim.md", include_str!("../../../templates/claim.md")),
 ];
 
 impl Renderer {
@@ -512,6 +514,11 @@ impl Renderer {
 
     /// The PIR archive entry of an incident, as Markdown (`export.md`, with `vars` built by
     /// [`crate::report`]).
+    /// A drafted claim (`report::draft`), as text or Markdown.
+    pub fn claim(&self, vars: &minijinja::Value, markdown: bool) -> Result<String, RenderError> {
+        self.render(if markdown { "claim.md" } else { "claim.txt" }, vars)
+    }
+
     pub fn export_markdown(&self, vars: &minijinja::Value) -> Result<String, RenderError> {
         self.render("export.md", vars)
     }

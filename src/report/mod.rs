@@ -21,6 +21,8 @@ use crate::notify::render::{RenderError, Renderer, to_text};
 use crate::store::outbox::last_mail;
 use crate::store::{LastMail, MailRecord, Store, StoreError};
 
+pub mod draft;
+
 /// The PIR review's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct PirReview {
