@@ -87,11 +87,16 @@ pub fn router(state: WebState) -> axum::Router {
         )
         .route("/l/{token}", get(pages::link_get).post(pages::link_post))
         .route("/l/{token}/i/{tracking_id}", get(pages::link_incident))
+        .route("/l/{token}/i/{tracking_id}/claim", get(pages::link_claim))
         .route("/tenants", get(signin::sso_tenants))
         .route("/tenants/{tenant}", get(signin::sso_tenant))
         .route(
             "/tenants/{tenant}/i/{tracking_id}",
             get(signin::sso_incident),
+        )
+        .route(
+            "/tenants/{tenant}/i/{tracking_id}/claim",
+            get(signin::sso_claim),
         )
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(security_headers))

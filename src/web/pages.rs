@@ -492,7 +492,11 @@ pub(super) async fn incident_page(
         })
         .collect();
     let timeline = timeline_of(s, c, tenant, id, now).await;
+    // A claim can be drafted for a service issue whose claim is not out of the question.
+    let draft = (record.row.claim.state != "not_applicable")
+        .then(|| format!("{back}/i/{}/claim", url_segment(id.as_str())));
     let vars = minijinja::context! {
+        draft => draft,
         timeline => ser(&timeline),
         title => format!("{}: {}", record.row.tracking_id, record.row.title),
         r => ser(&record.row),
@@ -505,6 +509,92 @@ pub(super) async fn incident_page(
         back => back,
     };
     page(s, c, StatusCode::OK, "web/incident.html", vars)
+}
+
+/// A path segment, percent-encoded.
+fn url_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The drafted claim of an incident, to copy into the support request (read-only).
+pub(super) async fn claim_page(
+    s: &WebState,
+    c: &Ctx,
+    tenant: &TenantName,
+    id: &TrackingId,
+    back: String,
+    now: Timestamp,
+) -> Response {
+    let record = match report::record(&s.store, &c.config, tenant, id, now).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return error(
+                s,
+                c,
+                StatusCode::NOT_FOUND,
+                "Unknown incident",
+                "This tenant has no such incident.",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading an incident for its claim draft");
+            return error(
+                s,
+                c,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available",
+                "pirwatch cannot read its store just now.",
+            );
+        }
+    };
+    let title = format!("{}: {}", record.row.tracking_id, record.row.title);
+    let Some(d) = report::draft::draft(&c.config, std::slice::from_ref(&record)) else {
+        return error(s, c, StatusCode::NOT_FOUND, "Nothing to draft", "");
+    };
+    let text = match report::draft::render(&s.renderer, &d, false) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a claim draft");
+            return error(
+                s,
+                c,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The draft cannot be made",
+                "Its template failed; the log says why.",
+            );
+        }
+    };
+    let vars = minijinja::context! {
+        title => title,
+        draft_title => d.title,
+        text => text,
+        how_to_file => d.how_to_file,
+        back => back,
+    };
+    page(s, c, StatusCode::OK, "web/claim.html", vars)
+}
+
+/// GET of an incident's claim draft under a tenant's read-only link.
+pub(super) async fn link_claim(
+    State(s): State<WebState>,
+    Path((token, tracking_id)): Path<(String, String)>,
+) -> Response {
+    let (c, link, now) = match opened(&s, &token) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    if link.action != LinkAction::View {
+        return error(
+            &s,
+            &c,
+            StatusCode::FORBIDDEN,
+            "This link does not work",
+            "It does not show pages.",
+        );
+    }
+    let id = TrackingId::from(tracking_id.as_str());
+    let back = c.maker.url(&["l", &token, "i", id.as_str()]);
+    claim_page(&s, &c, &link.tenant, &id, back, now).await
 }
 
 /// The incident's timeline strip, as its mails show it.

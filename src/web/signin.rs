@@ -137,6 +137,26 @@ pub(super) async fn sso_tenant(
     .await
 }
 
+/// An incident's claim draft, for a signed-in user allowed to see its tenant.
+pub(super) async fn sso_claim(
+    State(s): State<WebState>,
+    viewer: Viewer,
+    Path((tenant, tracking_id)): Path<(String, String)>,
+) -> Response {
+    let c = match ctx(&s) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    if let Err(r) = sso_tenant_allowed(&s, &c, &viewer, &tenant) {
+        return *r;
+    }
+    let name = TenantName::from(tenant.as_str());
+    let id = TrackingId::from(tracking_id.as_str());
+    let back = c.maker.url(&["tenants", &tenant, "i", id.as_str()]);
+    let now = s.now();
+    super::pages::claim_page(&s, &c, &name, &id, back, now).await
+}
+
 pub(super) async fn sso_incident(
     State(s): State<WebState>,
     viewer: Viewer,

@@ -233,7 +233,12 @@ async fn impacted_resources_and_downtime_are_collected_for_the_claim() {
     );
     assert_eq!(d["impact_start_utc"], "2026-12-02 10:00 UTC");
     assert_eq!(d["mitigated_at_utc"], "2026-12-02 12:00 UTC");
-    assert!(d["impact_start"].as_str().unwrap().starts_with("2026-12-02T10:00:00"));
+    assert!(
+        d["impact_start"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-02T10:00:00")
+    );
     assert_eq!(d["duration_minutes"], 120);
     assert_eq!(d["subscriptions"], serde_json::json!(["sub-a"]));
     assert_eq!(d["regions"], serde_json::json!(["West Europe"]));
@@ -270,4 +275,98 @@ async fn impacted_resources_and_downtime_are_collected_for_the_claim() {
         .stdout;
     assert!(md.starts_with("# SLA credit request"), "{md}");
     assert!(md.contains("| Tracking ID | `EV-1` |"), "{md}");
+}
+
+/// Issue 12: `claim draft --all-customers` — one request listing every affected customer of a
+/// CSP partner, each with its tenant ID, subscriptions and resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_draft_lists_every_affected_customer_of_a_partner() {
+    let customer = |name: &str, tenant_id: &str, sub: &str, arm: &str| {
+        format!(
+            "[[tenants]]\nname = \"{name}\"\ntenant_id = \"{tenant_id}\"\narm_endpoint = \"{arm}\"\n\
+             subscriptions = [\"{sub}\"]\nrecipients = [\"it@{name}.example\"]\n\
+             claim_channel = \"partner\"\n\
+             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+             client_secret_file = \"secret\"\n"
+        )
+    };
+    let sim = Sim::with_config(|arm| {
+        customer("contoso", TENANT_ID, "sub-a", arm)
+            + &customer(
+                "fabrikam",
+                "22222222-2222-2222-2222-222222222222",
+                "sub-b",
+                arm,
+            )
+    })
+    .await;
+    let daemon = sim.daemon().await;
+    let stop = CancellationToken::new();
+    let start = ts("2026-12-02T10:00:00Z");
+    sim.arm.set_events("sub-a", Vec::new());
+    sim.arm.set_events("sub-b", Vec::new());
+    daemon
+        .cycle(start - mins(60), &stop)
+        .await
+        .expect("first poll");
+    let ev = Ev::service_issue("EV-9", "Storage in West Europe", start)
+        .resolved(start + mins(90))
+        .build();
+    sim.arm.set_events("sub-a", vec![ev.clone()]);
+    sim.arm.set_events("sub-b", vec![ev]);
+    sim.arm
+        .set_impacted("sub-b", "EV-9", &[(&vm(7), "westeurope")]);
+    daemon.cycle(start + mins(100), &stop).await.expect("cycle");
+    daemon.store().close().await;
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "draft",
+            "EV-9",
+            "--all-customers",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d: Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(d["channel"], "partner");
+    let customers = d["customers"].as_array().expect("customers");
+    let ids: Vec<(&str, &str)> = customers
+        .iter()
+        .map(|c| {
+            (
+                c["tenant"].as_str().unwrap(),
+                c["tenant_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("contoso", TENANT_ID),
+            ("fabrikam", "22222222-2222-2222-2222-222222222222")
+        ]
+    );
+    assert_eq!(customers[1]["resources"].as_array().unwrap().len(), 1);
+    assert_eq!(d["subscriptions"], serde_json::json!(["sub-a", "sub-b"]));
+    assert!(
+        d["how_to_file"].as_str().unwrap().contains("tenant list"),
+        "{d:#?}"
+    );
+    let text = sim
+        .env
+        .pirwatch(&["claim", "draft", "EV-9", "--all-customers"])
+        .await
+        .stdout;
+    assert!(text.contains("Affected customers (2):"), "{text}");
+    assert!(
+        text.contains("- fabrikam: tenant ID 22222222-2222-2222-2222-222222222222"),
+        "{text}"
+    );
+    // Without --all-customers the tracking ID is ambiguous: pirwatch says so.
+    let r = sim.env.pirwatch(&["claim", "draft", "EV-9"]).await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("pass --tenant"), "{}", r.stderr);
 }

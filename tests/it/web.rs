@@ -566,6 +566,7 @@ async fn every_mail_and_page_fits_1280_and_390_px() {
         .to_owned();
     pages.push(("tenant page".into(), tenant_page.clone()));
     pages.push(("incident page".into(), format!("{tenant_page}/i/WEB-1")));
+    pages.push(("claim draft".into(), format!("{tenant_page}/i/WEB-1/claim")));
     pages.push((
         "confirmation page".into(),
         link_after(reminder, "I reviewed the PIR:"),
@@ -599,6 +600,26 @@ async fn every_mail_and_page_fits_1280_and_390_px() {
         page.contains("I reviewed the PIR"),
         "the page's buttons: {page}"
     );
+    // Issue 12: the incident page offers the drafted claim; it is the CLI's draft.
+    let draft_url = format!("{tenant_page}/i/WEB-1/claim");
+    assert!(
+        incident.contains(&format!("href=\"{}\"", draft_url.replace('/', "&#x2f;")))
+            || incident.contains(&format!("href=\"{draft_url}\"")),
+        "{incident}"
+    );
+    b.client.goto(&draft_url).await.expect("open the draft");
+    let shown = b.text_of("pre.draft").await;
+    assert!(
+        shown.contains("SLA credit request — ") && shown.contains("tracking id WEB-1"),
+        "{shown}"
+    );
+    assert!(shown.contains("[TO FILL IN: what your team did"), "{shown}");
+    let cli = w
+        .env
+        .pirwatch(&["claim", "draft", "WEB-1", "--tenant", "contoso"])
+        .await
+        .stdout;
+    assert_eq!(shown.trim(), cli.trim(), "the page shows the CLI's draft");
     b.close().await;
 }
 

@@ -109,7 +109,7 @@ impl Default for Renderer {
 }
 
 /// The web listener's pages (`crate::web`), beside the mail templates so they share filters.
-const PAGES: [(&str, &str); 9] = [
+const PAGES: [(&str, &str); 10] = [
     (
         "web/base.html",
         include_str!("../../../templates/web/base.html"),
@@ -141,6 +141,10 @@ const PAGES: [(&str, &str); 9] = [
     (
         "web/tenants.html",
         include_str!("../../../templates/web/tenants.html"),
+    ),
+    (
+        "web/claim.html",
+        include_str!("../../../templates/web/claim.html"),
     ),
     (
         "web/incident.html",
@@ -291,7 +295,7 @@ impl Renderer {
                 })?;
             names.push(path.display().to_string());
         }
-        if let Err(e) = sample::render_every_kind(&r) {
+        if let Err(e) = sample::render_every_kind(&r).and_then(|_| sample::render_claims(&r)) {
             return Err(TemplateError::Broken {
                 file: names.join(", "),
                 message: e.to_string(),

@@ -171,6 +171,65 @@ pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
     Ok(out)
 }
 
+/// Renders the claim-draft templates from a sample draft (the shape `report::draft` makes),
+/// for one customer and for several.
+pub fn render_claims(r: &Renderer) -> Result<Vec<String>, RenderError> {
+    let span = serde_json::json!({
+        "from": "2026-10-05T08:05:00Z", "to": "2026-10-05T09:50:00Z", "minutes": 105,
+        "from_utc": "2026-10-05 08:05 UTC", "to_utc": "2026-10-05 09:50 UTC",
+        "from_local": "Mon 2026-10-05 10:05 CEST (UTC+02:00)",
+        "to_local": "Mon 2026-10-05 11:50 CEST (UTC+02:00)",
+    });
+    let resource = |down: Option<i64>| {
+        serde_json::json!({
+            "id": "/subscriptions/s/resourceGroups/web/providers/Microsoft.Compute/virtualMachines/web-1",
+            "name": "web-1", "resource_type": "Microsoft.Compute/virtualMachines",
+            "region": "westeurope", "subscription": "s", "info": [],
+            "downtime_minutes": down, "degraded_minutes": down.map(|_| 30),
+            "unavailable": [], "degraded": [],
+            "unavailable_spans": if down.is_some() { vec![span.clone()] } else { vec![] },
+            "degraded_spans": if down.is_some() { vec![span.clone()] } else { vec![] },
+        })
+    };
+    let customer = |name: &str| {
+        serde_json::json!({
+            "tenant": name, "tenant_id": "00000000-0000-0000-0000-000000000001",
+            "subscriptions": ["s"], "regions": ["West Europe"],
+            "resources": [resource(Some(105))], "claim_state": "open", "file_by": "2026-12-31",
+        })
+    };
+    let mut out = Vec::new();
+    for (channel, customers, from) in [
+        ("microsoft", vec![customer("contoso")], "final_pir"),
+        ("partner", vec![customer("contoso")], "description"),
+        (
+            "partner",
+            vec![customer("contoso"), customer("fabrikam")],
+            "none",
+        ),
+    ] {
+        let d = serde_json::json!({
+            "tracking_id": "SAMPLE-1", "tenant": "contoso",
+            "title": "SLA credit request — Virtual Machines, West Europe, tracking id SAMPLE-1",
+            "description": "A network change removed routes.", "description_from": from,
+            "impact_start": "2026-10-05T08:00:00Z", "mitigated_at": "2026-10-05T12:00:00Z",
+            "duration_minutes": 240, "impact_start_utc": "2026-10-05 08:00 UTC",
+            "mitigated_at_utc": "2026-10-05 12:00 UTC", "timezone": "Europe/Amsterdam",
+            "impact_start_local": "Mon 2026-10-05 10:00 CEST (UTC+02:00)",
+            "mitigated_at_local": "Mon 2026-10-05 14:00 CEST (UTC+02:00)",
+            "services": ["Virtual Machines"], "subscriptions": ["s"], "regions": ["West Europe"],
+            "resources": [resource(Some(105)), resource(None)], "customers": customers,
+            "what_we_did": "[TO FILL IN]", "channel": channel, "how_to_file": "File it.",
+            "must_contain": ["the tracking ID"],
+        });
+        let vars = minijinja::context! { d => minijinja::Value::from(minijinja::value::Serde(&d)) };
+        for markdown in [false, true] {
+            out.push(r.claim(&vars, markdown)?);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +237,17 @@ mod tests {
     #[test]
     fn the_built_in_templates_render_every_kind() {
         render_every_kind(&Renderer::new()).expect("renders");
+        let drafts = render_claims(&Renderer::new()).expect("renders");
+        assert!(
+            drafts[4].contains("Affected customers (2):"),
+            "{}",
+            drafts[4]
+        );
+        assert!(
+            drafts[1].starts_with("# SLA credit request"),
+            "{}",
+            drafts[1]
+        );
     }
 
     #[test]
