@@ -75,7 +75,7 @@ pub enum Command {
         json: bool,
     },
     /// Record that the PIR was reviewed, or the SLA claim filed or declined; stops reminders.
-    #[command(group(clap::ArgGroup::new("what").required(true).args(["reviewed", "claimed", "no_claim"])))]
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["reviewed", "claimed", "no_claim", "claim_outcome"])))]
     Ack {
         /// The incident's tracking ID.
         tracking_id: String,
@@ -94,6 +94,12 @@ pub enum Command {
         /// Why not.
         #[arg(long, requires = "no_claim")]
         reason: Option<String>,
+        /// The answer to a filed claim (stops the reminder to chase it).
+        #[arg(long, value_enum)]
+        claim_outcome: Option<ClaimOutcomeArg>,
+        /// The credit granted, as written on the answer (e.g. "EUR 120.50").
+        #[arg(long, requires = "claim_outcome")]
+        credit: Option<String>,
         /// The tenant, when the tracking ID is known in several.
         #[arg(long)]
         tenant: Option<String>,
@@ -186,6 +192,13 @@ pub enum OutboxAction {
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+/// `ack --claim-outcome`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ClaimOutcomeArg {
+    Approved,
+    Denied,
 }
 
 /// What `pirwatch claim` does.
@@ -289,10 +302,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reference,
             no_claim: _,
             reason,
+            claim_outcome,
+            credit,
             tenant,
             by,
         } => {
-            let kind = if reviewed {
+            let kind = if let Some(o) = claim_outcome {
+                crate::incident::ack::AckRequest::ClaimOutcome {
+                    approved: matches!(o, ClaimOutcomeArg::Approved),
+                    credit,
+                }
+            } else if reviewed {
                 crate::incident::ack::AckRequest::Reviewed
             } else if claimed {
                 crate::incident::ack::AckRequest::Claimed { reference }

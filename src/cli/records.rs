@@ -179,6 +179,22 @@ pub(super) async fn ack(
     let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
     let by = super::who(by)?;
+    if matches!(what, AckRequest::ClaimOutcome { .. }) {
+        let acks =
+            crate::incident::ack::Acks::from_records(&store.acks(&i.tenant, &i.tracking_id).await?);
+        if !matches!(
+            acks.claim,
+            Some((crate::incident::ack::ClaimDecision::Claimed { .. }, _, _))
+        ) {
+            store.close().await;
+            anyhow::bail!(
+                "{}/{}: no claim was recorded as filed; record it first with `ack {} --claimed                  --reference <support request number>`",
+                i.tenant,
+                i.tracking_id,
+                i.tracking_id
+            );
+        }
+    }
     let (ack, new) = store
         .acknowledge(&i, what, &by, AckSource::Cli, Timestamp::now())
         .await?;
@@ -189,6 +205,14 @@ pub(super) async fn ack(
             None => "SLA claim filed".to_owned(),
         },
         AckKind::NoClaim { .. } => "no SLA claim".to_owned(),
+        AckKind::ClaimOutcome { approved, credit } => format!(
+            "claim {}{}",
+            if *approved { "approved" } else { "denied" },
+            credit
+                .as_deref()
+                .map(|c| format!(", credit {c}"))
+                .unwrap_or_default()
+        ),
     };
     store.close().await;
     if new {

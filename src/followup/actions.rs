@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::followup::assess::{ClaimStatus, FollowUp, ReviewStatus};
 use crate::followup::claim::{ClaimDates, DeadlineKind};
-use crate::incident::ack::PirStage;
+use crate::incident::ack::{ClaimDecision, PirStage};
 use crate::incident::notice::{ReminderKey, Series, Step};
 
 /// The SLA claim while it is still to be filed, as of one instant.
@@ -143,6 +143,11 @@ pub enum Action {
     RecordClaimDecision { closed_on: Date },
     /// No PIR came: one may be requested.
     RequestPir,
+    /// The claim filed on `filed_on` has had no answer for 45 days: chase it.
+    ChaseClaim {
+        filed_on: Date,
+        reference: Option<String>,
+    },
 }
 
 impl Action {
@@ -151,8 +156,9 @@ impl Action {
         match self {
             Self::FileClaim(_) => 0,
             Self::RecordClaimDecision { .. } => 1,
-            Self::ReviewPir { .. } => 2,
-            Self::RequestPir => 3,
+            Self::ChaseClaim { .. } => 2,
+            Self::ReviewPir { .. } => 3,
+            Self::RequestPir => 4,
         }
     }
 }
@@ -179,6 +185,18 @@ pub fn actions(f: &FollowUp, keys: &[ReminderKey], now: Timestamp, tz: &TimeZone
                 },
             }),
             (Series::PirNudge, _, ReviewStatus::NoPir) => Some(Action::RequestPir),
+            (
+                Series::ClaimChase,
+                ClaimStatus::Decided {
+                    decision: ClaimDecision::Claimed { reference },
+                    at,
+                    ..
+                },
+                _,
+            ) => Some(Action::ChaseClaim {
+                filed_on: at.to_zoned(tz.clone()).date(),
+                reference: reference.clone(),
+            }),
             _ => None,
         };
         if let Some(a) = action
@@ -272,6 +290,7 @@ mod tests {
                 Action::FileClaim(_) => "claim",
                 Action::RecordClaimDecision { .. } => "closed",
                 Action::RequestPir => "request",
+                Action::ChaseClaim { .. } => "chase",
             })
             .collect()
     }

@@ -134,6 +134,16 @@ impl FollowUp {
             }
             Series::WindowClosed => scheduled && matches!(self.claim, ClaimStatus::WindowClosed(_)),
             Series::PirReview | Series::PirNudge => scheduled,
+            Series::ClaimChase => {
+                scheduled
+                    && matches!(
+                        self.claim,
+                        ClaimStatus::Decided {
+                            decision: ClaimDecision::Claimed { .. },
+                            ..
+                        }
+                    )
+            }
         }
     }
 
@@ -292,7 +302,8 @@ mod tests {
                 "2026-12-17T10:00:00Z",
                 "claimed",
                 "to_review",
-                &["pir_review-final-5"],
+                // Filed 45 days ago with no answer recorded: chase it.
+                &["pir_review-final-5", "claim_chase-once"],
             ),
             (
                 Acks::default(),
@@ -404,5 +415,76 @@ mod tests {
         ] {
             assert_eq!(policy.notifies(&with(services)), mailed, "{services:?}");
         }
+    }
+
+    #[test]
+    fn a_filed_claim_without_an_answer_is_chased_once_after_45_days() {
+        let p = policy();
+        let at = |s: &str| ts(s);
+        let filed = Ack {
+            kind: AckKind::Claimed {
+                reference: Some("SR9".into()),
+            },
+            by: "ana".into(),
+            at: at("2026-10-20T10:00:00Z"),
+            source: AckSource::Cli,
+        };
+        let answered = Ack {
+            kind: AckKind::ClaimOutcome {
+                approved: true,
+                credit: Some("EUR 12".into()),
+            },
+            by: "ana".into(),
+            at: at("2026-11-20T10:00:00Z"),
+            source: AckSource::Cli,
+        };
+        let declined = Ack {
+            kind: AckKind::NoClaim { reason: None },
+            ..filed.clone()
+        };
+        let chase = |records: &[Ack], now: &str| {
+            let f = assess(
+                &final_pir(),
+                &Acks::from_records(records),
+                &BTreeSet::new(),
+                &p,
+                at(now),
+            );
+            f.due.iter().any(|r| r.series() == Series::ClaimChase)
+        };
+        // (acknowledgements, now) → chased
+        let cases: [(&[Ack], &str, bool); 5] = [
+            (std::slice::from_ref(&filed), "2026-12-03T10:00:00Z", false),
+            (std::slice::from_ref(&filed), "2026-12-05T10:00:00Z", true),
+            (
+                &[filed.clone(), answered.clone()],
+                "2026-12-05T10:00:00Z",
+                false,
+            ),
+            (
+                std::slice::from_ref(&declined),
+                "2026-12-05T10:00:00Z",
+                false,
+            ),
+            (&[], "2026-12-05T10:00:00Z", false),
+        ];
+        for (records, now, want) in cases {
+            assert_eq!(chase(records, now), want, "{records:?} at {now}");
+        }
+        // Once: sent, it is not due again.
+        let f = assess(
+            &final_pir(),
+            &Acks::from_records(&[filed]),
+            &BTreeSet::new(),
+            &p,
+            at("2026-12-05T10:00:00Z"),
+        );
+        let key = f
+            .due
+            .iter()
+            .find(|r| r.series() == Series::ClaimChase)
+            .expect("due")
+            .key;
+        assert!(f.still_applies(key));
     }
 }

@@ -6,7 +6,8 @@
 //! * `claim`: at 14, 7, 3 and 1 days before the claim deadline (moved to the previous working
 //!   day), until the claim is acknowledged as filed or declined;
 //! * `window_closed`: once, on the first working day after the deadline passed unacknowledged;
-//! * `pir_nudge`: once, when no PIR came N days after mitigation ("you can request one").
+//! * `pir_nudge`: once, when no PIR came N days after mitigation ("you can request one");
+//! * `claim_chase`: once, 45 days after the claim was filed with no answer recorded.
 //!
 //! Reminders go out at the opening of the team's working day. The schedule is recomputed from
 //! the stored incident every cycle; the outbox remembers which steps went out. Only the newest
@@ -26,6 +27,10 @@ use crate::followup::pir;
 use crate::incident::Incident;
 use crate::incident::ack::Acks;
 pub use crate::incident::notice::{ReminderKey, Series, Step};
+
+/// Microsoft processes a claim within 45 days of receipt; with no answer recorded by then, one
+/// reminder asks the team to chase it.
+pub const CHASE_AFTER: SignedDuration = SignedDuration::from_hours(45 * 24);
 
 /// When to remind, per tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +135,10 @@ pub fn reminders(
     {
         let at = cal.next_open_instant(at);
         out.push(reminder(Series::PirNudge, Step::Once, at));
+    }
+    if let Some(filed) = acks.awaiting_outcome() {
+        let at = cal.next_open_instant(filed.saturating_add(CHASE_AFTER).unwrap_or(filed));
+        out.push(reminder(Series::ClaimChase, Step::Once, at));
     }
     out.sort_by_key(|r| (r.at, r.key.series, progress(r.key.step)));
     out

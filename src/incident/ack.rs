@@ -55,6 +55,12 @@ pub enum AckKind {
     Claimed { reference: Option<String> },
     /// No claim will be filed.
     NoClaim { reason: Option<String> },
+    /// Microsoft (or the partner) answered a filed claim.
+    ClaimOutcome {
+        approved: bool,
+        /// The credit granted, as written (`EUR 120.50`).
+        credit: Option<String>,
+    },
 }
 
 /// An acknowledgement: what, by whom, when, and from where.
@@ -117,6 +123,10 @@ pub enum AckRequest {
     NoClaim {
         reason: Option<String>,
     },
+    ClaimOutcome {
+        approved: bool,
+        credit: Option<String>,
+    },
 }
 
 impl AckRequest {
@@ -128,6 +138,7 @@ impl AckRequest {
             },
             Self::Claimed { reference } => AckKind::Claimed { reference },
             Self::NoClaim { reason } => AckKind::NoClaim { reason },
+            Self::ClaimOutcome { approved, credit } => AckKind::ClaimOutcome { approved, credit },
         }
     }
 }
@@ -146,6 +157,8 @@ pub struct Acks {
     pub reviewed: Option<(PirStage, String, Timestamp)>,
     /// The claim's decision, with who and when.
     pub claim: Option<(ClaimDecision, String, Timestamp)>,
+    /// The answer to a filed claim: approved or not, the credit, who recorded it and when.
+    pub outcome: Option<(bool, Option<String>, String, Timestamp)>,
 }
 
 impl Acks {
@@ -171,9 +184,20 @@ impl Acks {
                     };
                     out.claim = Some((d, a.by.clone(), a.at));
                 }
+                AckKind::ClaimOutcome { approved, credit } => {
+                    out.outcome = Some((*approved, credit.clone(), a.by.clone(), a.at));
+                }
             }
         }
         out
+    }
+
+    /// When a claim was filed and is still waiting for its answer.
+    pub fn awaiting_outcome(&self) -> Option<Timestamp> {
+        match (&self.claim, &self.outcome) {
+            (Some((ClaimDecision::Claimed { .. }, _, at)), None) => Some(*at),
+            _ => None,
+        }
     }
 
     /// True when the PIR at `pir` has been acknowledged as read.

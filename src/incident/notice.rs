@@ -103,15 +103,18 @@ pub enum Series {
     SlaClaim,
     WindowClosed,
     PirNudge,
+    /// Once, 45 days after a claim was filed with no answer recorded: chase it.
+    ClaimChase,
 }
 
 impl Series {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::PirReview,
         Self::Claim,
         Self::SlaClaim,
         Self::WindowClosed,
         Self::PirNudge,
+        Self::ClaimChase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +124,7 @@ impl Series {
             Self::SlaClaim => "sla_claim",
             Self::WindowClosed => "window_closed",
             Self::PirNudge => "pir_nudge",
+            Self::ClaimChase => "claim_chase",
         }
     }
 }

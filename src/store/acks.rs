@@ -15,7 +15,8 @@ use crate::incident::{Incident, TrackingId};
 
 const T: &str = "acks";
 
-/// The stored columns of an acknowledgement: (kind, outcome, reference, reason).
+/// The stored columns of an acknowledgement: (kind, outcome, reference, reason); a claim's
+/// outcome keeps its credit in the `credit` column.
 fn columns(kind: &AckKind) -> (&'static str, &'static str, Option<&str>, Option<&str>) {
     match kind {
         AckKind::Reviewed {
@@ -26,6 +27,12 @@ fn columns(kind: &AckKind) -> (&'static str, &'static str, Option<&str>, Option<
         } => ("reviewed_final", "reviewed", None, None),
         AckKind::Claimed { reference } => ("claim", "claimed", reference.as_deref(), None),
         AckKind::NoClaim { reason } => ("claim", "declined", None, reason.as_deref()),
+        AckKind::ClaimOutcome { approved, .. } => (
+            "claim_outcome",
+            if *approved { "approved" } else { "denied" },
+            None,
+            None,
+        ),
     }
 }
 
@@ -80,11 +87,11 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO acks (tenant, tracking_id, kind, outcome, by_whom, at_ms, reference, reason, \
-             source, receiver) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
+             source, receiver, credit) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) \
              ON CONFLICT (tenant, tracking_id, kind) DO UPDATE SET \
              outcome = excluded.outcome, by_whom = excluded.by_whom, at_ms = excluded.at_ms, \
              reference = excluded.reference, reason = excluded.reason, source = excluded.source, \
-             receiver = excluded.receiver",
+             receiver = excluded.receiver, credit = excluded.credit",
         )
         .bind(tenant)
         .bind(tracking_id)
@@ -98,6 +105,10 @@ impl Store {
         .bind(match &ack.source {
             AckSource::Web { receiver } => Some(receiver.as_str()),
             AckSource::Cli => None,
+        })
+        .bind(match &ack.kind {
+            AckKind::ClaimOutcome { credit, .. } => credit.as_deref(),
+            _ => None,
         })
         .execute(&mut *tx)
         .await
@@ -167,6 +178,10 @@ impl Store {
             },
             ("claim", "declined") => AckKind::NoClaim {
                 reason: self.get(r, "reason")?,
+            },
+            ("claim_outcome", o @ ("approved" | "denied")) => AckKind::ClaimOutcome {
+                approved: o == "approved",
+                credit: self.get(r, "credit")?,
             },
             (k, o) => {
                 return Err(self.corrupt(

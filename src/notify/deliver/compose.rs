@@ -368,6 +368,9 @@ fn why_superseded(f: &FollowUp, keys: &[ReminderKey]) -> String {
         || series.contains(&Series::SlaClaim)
         || series.contains(&Series::WindowClosed);
     match (&f.claim, &f.review) {
+        (ClaimStatus::Decided { .. }, _) if series.contains(&Series::ClaimChase) => {
+            "the claim's answer was recorded".into()
+        }
         (ClaimStatus::Decided { .. }, _) if claim => "the claim was filed or declined".into(),
         (ClaimStatus::WindowClosed(_), _) if claim => "the claim window closed".into(),
         (_, ReviewStatus::Reviewed { .. }) => "the PIR review was acknowledged".into(),

@@ -58,6 +58,13 @@ fn action_band(action: &Action, i: &Incident) -> Band {
             GREY,
         ),
         Action::ReviewPir { stage, .. } => (format!("Review the {} PIR", stage.word()), BLUE),
+        Action::ChaseClaim { filed_on, .. } => (
+            format!(
+                "No answer to the claim filed on {}: chase it",
+                short(*filed_on)
+            ),
+            ORANGE,
+        ),
         Action::RequestPir => (
             format!(
                 "No PIR yet for {}: request one if you need the root cause",

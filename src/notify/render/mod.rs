@@ -616,6 +616,9 @@ fn reminder_subject(actions: &[Action], i: &Incident, ctx: &MailContext<'_>) -> 
         Some(Action::ReviewPir { .. }) => {
             format!("Reminder: review the PIR of Azure incident {id}")
         }
+        Some(Action::ChaseClaim { .. }) => {
+            format!("No answer yet to the SLA claim for Azure incident {id}: chase it")
+        }
         Some(Action::RequestPir) | None => {
             format!("No PIR yet for Azure incident {id}: you can request one")
         }
@@ -628,6 +631,7 @@ fn reminder_subject(actions: &[Action], i: &Incident, ctx: &MailContext<'_>) -> 
             Action::RecordClaimDecision { .. } => "record the claim decision",
             Action::ReviewPir { .. } => "review the PIR",
             Action::RequestPir => "request a PIR",
+            Action::ChaseClaim { .. } => "chase the claim",
         })
         .collect();
     let also = if also.is_empty() {
@@ -767,6 +771,10 @@ mod tests {
                 closed_on: jiff::civil::date(2026, 5, 31),
             },
             Action::RequestPir,
+            Action::ChaseClaim {
+                filed_on: jiff::civil::date(2026, 4, 2),
+                reference: Some("2604020040001234".into()),
+            },
         ]
     }
 
@@ -1087,9 +1095,10 @@ mod tests {
                 Action::FileClaim(_) => "claim",
                 Action::RecordClaimDecision { .. } => "window_closed",
                 Action::RequestPir => "pir_nudge",
+                Action::ChaseClaim { .. } => "claim_chase",
             };
-            // A closed window has no open claim to show.
-            let open = (name != "window_closed").then_some(&claim);
+            // A closed window or a filed claim has no open claim to show.
+            let open = (!matches!(name, "window_closed" | "claim_chase")).then_some(&claim);
             let m = r
                 .reminder(std::slice::from_ref(&action), &i, open, &ctx(&tz))
                 .expect("reminder");

@@ -106,6 +106,10 @@ pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
             closed_on: jiff::civil::date(2026, 12, 31),
         },
         Action::RequestPir,
+        Action::ChaseClaim {
+            filed_on: jiff::civil::date(2026, 11, 2),
+            reference: Some("2611020040001234".into()),
+        },
     ];
     if let Some(c) = &claim {
         actions.insert(0, Action::FileClaim(c.clone()));

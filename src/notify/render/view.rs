@@ -154,6 +154,15 @@ impl ActionView {
                 action: "request_pir",
                 ..none
             },
+            Action::ChaseClaim {
+                filed_on,
+                reference,
+            } => Self {
+                action: "chase_claim",
+                date: Some(long(*filed_on)),
+                what: reference.clone(),
+                ..none
+            },
         }
     }
 }

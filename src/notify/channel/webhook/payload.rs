@@ -112,6 +112,7 @@ fn action_word(a: &Action) -> &'static str {
         Action::FileClaim(_) => "file_claim",
         Action::RecordClaimDecision { .. } => "record_claim_decision",
         Action::RequestPir => "request_pir",
+        Action::ChaseClaim { .. } => "chase_claim",
     }
 }
 

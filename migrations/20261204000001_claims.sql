@@ -43,3 +43,7 @@ CREATE TABLE evidence_fetches (
     availability_error       TEXT,
     PRIMARY KEY (tenant, tracking_id)
 );
+
+-- A filed claim's answer: `ack --claim-outcome approved|denied [--credit AMOUNT]` is an ack of
+-- kind 'claim_outcome' (outcome 'approved' or 'denied') with the credit granted, if any.
+ALTER TABLE acks ADD COLUMN credit TEXT;
