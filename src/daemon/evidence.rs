@@ -20,10 +20,17 @@ const INCIDENTS_PER_CYCLE: usize = 10;
 const EVIDENCE_DAYS: i64 = 90;
 
 impl Daemon {
-    /// Fetches and stores what `tenant`'s incidents still need, within the tenant's budget.
-    pub(super) async fn gather_evidence(&self, tenant: &Tenant, now: Timestamp) {
+    /// Fetches and stores what `tenant`'s recent incidents (as this poll left them) still
+    /// need, within the tenant's budget.
+    pub(super) async fn gather_evidence<'a>(
+        &self,
+        tenant: &Tenant,
+        incidents: impl Iterator<Item = &'a Incident>,
+        now: Timestamp,
+    ) {
         let budget = self.config.poll.tenant_budget;
-        match tokio::time::timeout(budget, self.fetch_evidence(tenant, now)).await {
+        let incidents: Vec<&Incident> = incidents.collect();
+        match tokio::time::timeout(budget, self.fetch_evidence(tenant, &incidents, now)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::warn!(tenant = %tenant.name, error = %e, "claim evidence not stored");
@@ -33,17 +40,24 @@ impl Daemon {
         }
     }
 
-    async fn fetch_evidence(&self, tenant: &Tenant, now: Timestamp) -> Result<(), CycleError> {
+    async fn fetch_evidence(
+        &self,
+        tenant: &Tenant,
+        incidents: &[&Incident],
+        now: Timestamp,
+    ) -> Result<(), CycleError> {
         let since = now
             .checked_sub(SignedDuration::from_hours(EVIDENCE_DAYS * 24))
             .unwrap_or(Timestamp::MIN);
         let states = self.store.fetch_states(&tenant.name).await?;
-        let incidents = self.store.followup_candidates(&tenant.name, since).await?;
-        let due = incidents.iter().filter_map(|i| {
-            let state = states.get(&i.tracking_id).cloned().unwrap_or_default();
-            let need = evidence::plan(i, &state, now);
-            (need.resources || need.availability).then_some((i, need))
-        });
+        let due = incidents
+            .iter()
+            .filter(|i| i.first_seen >= since)
+            .filter_map(|i| {
+                let state = states.get(&i.tracking_id).cloned().unwrap_or_default();
+                let need = evidence::plan(i, &state, now);
+                (need.resources || need.availability).then_some((*i, need))
+            });
         for (i, need) in due.take(INCIDENTS_PER_CYCLE) {
             if need.resources {
                 self.fetch_resources(tenant, i, now).await?;

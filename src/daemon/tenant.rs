@@ -146,7 +146,7 @@ impl Daemon {
             .commit_poll(&tenant.name, &writes, &fetched.outcomes, &notices, now)
             .await?;
         count_queued(&self.metrics, notices.iter().map(|n| n.kind.as_str()));
-        self.gather_evidence(tenant, now).await;
+        self.gather_evidence(tenant, candidates.values(), now).await;
         Ok(TenantOutcome {
             tenant: tenant.name.clone(),
             scopes: fetched.summaries,

@@ -34,7 +34,7 @@ async fn next_links_are_followed_past_an_empty_page() {
     let r = w.env.pirwatch(&["once"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(ids(&w.env.incidents().await), ["PG_1", "PG_2", "PG_3"]);
-    let log = w.arm.log();
+    let log = w.arm.events_log();
     assert_eq!(log.len(), 4, "empty page + 3 pages: {log:?}");
     assert!(log[0].contains("api-version=2025-05-01"), "{}", log[0]);
     assert!(log[0].contains("queryStartTime="), "{}", log[0]);
@@ -63,7 +63,7 @@ async fn throttling_and_server_errors_are_retried() {
         "Retry-After not honoured"
     );
     assert!(r.stderr.contains("TooManyRequests"), "{}", r.stderr);
-    assert_eq!(w.arm.log().len(), 3);
+    assert_eq!(w.arm.events_log().len(), 3);
     assert_eq!(ids(&w.env.incidents().await), ["RT_1"]);
 }
 

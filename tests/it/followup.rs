@@ -357,14 +357,15 @@ async fn reminders_follow_the_calendar_until_acknowledged_across_restarts() {
         (
             r.claim.state,
             r.claim.reference.clone(),
-            r.next_reminder.is_some(),
+            r.next_reminder.as_ref().map(|n| n.kind),
         )
     };
+    // A's claim waits for its answer: 45 days after filing, one reminder chases it.
     assert_eq!(
         state("AAA-1"),
-        ("claimed", Some("SR-123".to_owned()), false)
+        ("claimed", Some("SR-123".to_owned()), Some("claim_chase"))
     );
-    assert_eq!(state("BBB-2"), ("window_closed", None, false));
+    assert_eq!(state("BBB-2"), ("window_closed", None, None));
 
     // The PIR archive keeps the whole story.
     let r = sim.env.pirwatch(&["export", "AAA-1"]).await;

@@ -178,6 +178,14 @@ impl FakeArm {
         self.with(|s| s.details.insert(tracking_id.to_owned(), event));
     }
     /// Requests seen so far.
+    /// The requests for event lists and details only (not claim evidence).
+    pub fn events_log(&self) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|l| !l.contains("/impactedResources") && !l.contains("availabilityStatuses"))
+            .collect()
+    }
+
     pub fn log(&self) -> Vec<String> {
         self.with(|s| s.log.clone())
     }
