@@ -217,6 +217,23 @@ pub enum ClaimAction {
         #[arg(long, value_enum, default_value = "text")]
         format: DraftFormat,
     },
+    /// Open the claim as an Azure support ticket (Billing, refund request) in a subscription
+    /// the incident affected, and record its number. Asks first unless --yes. Only for
+    /// claim_channel = "microsoft"; never automatic.
+    File {
+        tracking_id: String,
+        /// The subscription the ticket is opened in (one the incident affected).
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// File without asking (for scripts).
+        #[arg(long)]
+        yes: bool,
+        /// Who files it (default: $SUDO_USER, else $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 /// How `pirwatch claim draft` writes the draft.
@@ -364,6 +381,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     format,
                 )
                 .await
+            }
+            ClaimAction::File {
+                tracking_id,
+                subscription,
+                tenant,
+                yes,
+                by,
+            } => {
+                let how = claim::Filing {
+                    subscription: &subscription,
+                    tenant: tenant.as_deref(),
+                    yes,
+                    by,
+                };
+                claim::file(&cli.config, &tracking_id, how).await
             }
         },
         Command::Demo { out } => demo::demo(&out).await,

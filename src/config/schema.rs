@@ -283,6 +283,22 @@ pub struct RouteConfig {
     pub updates: RouteUpdates,
 }
 
+/// `[tenants.support_contact]`: the contact of support tickets pirwatch files, in the forms
+/// the Azure Support API wants.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportContact {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// ISO 3166-1 alpha-3, e.g. `NLD`.
+    pub country: String,
+    /// e.g. `en-us`.
+    pub language: String,
+    /// The Windows time-zone name, e.g. `W. Europe Standard Time`.
+    pub timezone: String,
+}
+
 /// `[[routes]] mode`
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -480,6 +496,8 @@ pub struct TenantConfig {
     /// The support plan, whose response times mails quote.
     #[serde(default)]
     pub support_plan: SupportPlan,
+    /// Who Microsoft contacts about a claim `pirwatch claim file` opens.
+    pub support_contact: Option<SupportContact>,
     /// Working days, e.g. `["mon", "tue", "wed", "thu", "fri"]`.
     #[serde(default = "default_working_days", deserialize_with = "weekdays")]
     pub working_days: Vec<Weekday>,

@@ -671,3 +671,35 @@ fn webhook_urls_are_secrets_checked_without_repeating_them() {
             .contains("secret_file: ")
     );
 }
+
+#[test]
+fn support_contacts_are_in_the_forms_the_support_api_wants() {
+    let with = |contact: &str| {
+        let text = MINIMAL.replace(
+            "[tenants.credential]",
+            &format!("[tenants.support_contact]\n{contact}\n[tenants.credential]"),
+        );
+        Config::parse(&text, "config.toml")
+    };
+    let good = "first_name = \"Ana\"\nlast_name = \"Silva\"\nemail = \"ana@contoso.example\"\n\
+                country = \"NLD\"\nlanguage = \"en-us\"\ntimezone = \"W. Europe Standard Time\"";
+    assert!(with(good).is_ok(), "{:?}", with(good).err());
+    for (bad, want) in [
+        (
+            good.replace("NLD", "NL"),
+            "support_contact.country: must be an ISO 3166-1 alpha-3",
+        ),
+        (good.replace("en-us", "english"), "support_contact.language"),
+        (
+            good.replace("ana@contoso.example", "ana"),
+            "support_contact.email",
+        ),
+        (
+            good.replace("Silva", " "),
+            "support_contact.last_name: must not be empty",
+        ),
+    ] {
+        let e = with(&bad).expect_err("refused").to_string();
+        assert!(e.contains(want), "{want}: {e}");
+    }
+}

@@ -245,8 +245,45 @@ fn tenant(
 }
 
 /// Checks one tenant; `at` is its key path.
+/// `[tenants.support_contact]`, in the forms the Support API wants.
+fn check_contact(c: &super::schema::SupportContact, at: &KeyPath) -> Result<(), Invalid> {
+    let key = |k: &str| at.clone().then("support_contact").then(k);
+    for (v, k) in [
+        (&c.first_name, "first_name"),
+        (&c.last_name, "last_name"),
+        (&c.timezone, "timezone"),
+    ] {
+        if v.trim().is_empty() {
+            return fail(key(k), "must not be empty");
+        }
+    }
+    if c.email.parse::<lettre::Address>().is_err() {
+        return fail(key("email"), format!("{:?} is not a mail address", c.email));
+    }
+    if c.country.len() != 3 || !c.country.chars().all(|ch| ch.is_ascii_alphabetic()) {
+        return fail(
+            key("country"),
+            "must be an ISO 3166-1 alpha-3 code, such as \"NLD\" or \"USA\"",
+        );
+    }
+    let lang = c.language.split_once('-');
+    if !lang.is_some_and(|(a, b)| {
+        a.len() == 2
+            && b.len() == 2
+            && c.language
+                .chars()
+                .all(|ch| ch.is_ascii_alphabetic() || ch == '-')
+    }) {
+        return fail(key("language"), "must be a language tag such as \"en-us\"");
+    }
+    Ok(())
+}
+
 fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
     let key = |k: &str| at.clone().then(k);
+    if let Some(c) = &t.support_contact {
+        check_contact(c, at)?;
+    }
     if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '/') {
         return fail(key("name"), "must be non-empty, without spaces or '/'");
     }

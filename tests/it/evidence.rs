@@ -370,3 +370,267 @@ async fn one_draft_lists_every_affected_customer_of_a_partner() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("pass --tenant"), "{}", r.stderr);
 }
+
+/// Issue 12: `claim file` against the fake ARM's Support API — refused without a terminal or
+/// `--yes`, for a subscription the incident did not affect, and for a CSP customer; a 403 says
+/// which role is missing; then the ticket is created (Billing / Refund request looked up, a
+/// long-running creation followed) once, its number recorded as the claim's reference; a
+/// ticket an earlier run filed before crashing is found, not filed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_file_opens_one_support_ticket_and_records_its_number() {
+    let sim = Sim::with_config(|arm| {
+        format!(
+            "[[tenants]]\nname = \"contoso\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
+             subscriptions = [\"sub-a\"]\nrecipients = [\"it@contoso.example\"]\n\
+             timezone = \"Europe/Amsterdam\"\n\
+             [tenants.support_contact]\nfirst_name = \"Ana\"\nlast_name = \"Silva\"\n\
+             email = \"ana@contoso.example\"\ncountry = \"NLD\"\nlanguage = \"en-us\"\n\
+             timezone = \"W. Europe Standard Time\"\n\
+             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+             client_secret_file = \"secret\"\n\
+             [[tenants]]\nname = \"fabrikam\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
+             subscriptions = [\"sub-b\"]\nrecipients = [\"it@fabrikam.example\"]\n\
+             claim_channel = \"partner\"\n\
+             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+             client_secret_file = \"secret\"\n"
+        )
+    })
+    .await;
+    let daemon = sim.daemon().await;
+    let stop = CancellationToken::new();
+    let start = ts("2026-12-02T10:00:00Z");
+    sim.arm.set_events("sub-a", Vec::new());
+    sim.arm.set_events("sub-b", Vec::new());
+    daemon
+        .cycle(start - mins(60), &stop)
+        .await
+        .expect("first poll");
+    let ev = |id: &str| {
+        Ev::service_issue(id, "Virtual Machines in West Europe", start)
+            .resolved(start + mins(90))
+            .build()
+    };
+    sim.arm.set_events("sub-a", vec![ev("CF-1"), ev("CF-2")]);
+    sim.arm.set_events("sub-b", vec![ev("CF-3")]);
+    daemon.cycle(start + mins(100), &stop).await.expect("cycle");
+    daemon.store().close().await;
+    // The CLI signs in through the fake `az` on its PATH (the daemon above used the local
+    // token endpoint, which only an in-process credential can reach).
+    let path = sim.env.config_path();
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "kind = \"client_secret\"\nclient_id = \"app\"\nclient_secret_file = \"secret\"\n",
+        "kind = \"azure_cli\"\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    // Git hooks and CI run the suite without a terminal, as here: no confirmation, no ticket.
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-1",
+            "--subscription",
+            "sub-a",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("refusing to file without a confirmation"),
+        "{}",
+        r.stderr
+    );
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-1",
+            "--subscription",
+            "sub-z",
+            "--yes",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("did not affect subscription sub-z"),
+        "{}",
+        r.stderr
+    );
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-3",
+            "--subscription",
+            "sub-b",
+            "--yes",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("CSP customers cannot open Azure support requests"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sim.arm.tickets().1, 0, "nothing was asked to be created");
+    // Without the role: the error says which.
+    sim.arm.deny_support(true);
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-1",
+            "--subscription",
+            "sub-a",
+            "--yes",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("Support Request Contributor"),
+        "{}",
+        r.stderr
+    );
+    sim.arm.deny_support(false);
+    // Filed.
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-1",
+            "--subscription",
+            "sub-a",
+            "--yes",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (tickets, puts) = sim.arm.tickets();
+    assert_eq!(puts, 2, "the refused attempt and this one");
+    assert_eq!(tickets.len(), 1);
+    let (name, t) = tickets.iter().next().unwrap();
+    assert_eq!(
+        name,
+        &pirwatch::source::azure::support::ticket_name("contoso", "sub-a", "CF-1")
+    );
+    let p = &t["properties"];
+    assert_eq!(
+        p["title"],
+        "SLA credit request — Virtual Machines, West Europe, tracking id CF-1"
+    );
+    assert!(
+        p["description"]
+            .as_str()
+            .unwrap()
+            .contains("Tracking ID: CF-1"),
+        "{p:#?}"
+    );
+    assert_eq!(p["contactDetails"]["country"], "NLD");
+    assert_eq!(
+        p["contactDetails"]["preferredTimeZone"],
+        "W. Europe Standard Time"
+    );
+    let number = p["supportTicketId"].as_str().unwrap().to_owned();
+    assert!(
+        r.stdout
+            .contains(&format!("filed support request {number}")),
+        "{}",
+        r.stdout
+    );
+    let shown = sim
+        .env
+        .pirwatch(&["show", "CF-1", "--tenant", "contoso", "--json"])
+        .await;
+    let shown: Value = serde_json::from_str(&shown.stdout).expect("json");
+    assert_eq!(shown["claim"]["state"], "claimed");
+    assert_eq!(shown["claim"]["reference"], number.as_str());
+    assert_eq!(shown["claim"]["by"], "ana");
+    // Again: already recorded, nothing asked.
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-1",
+            "--subscription",
+            "sub-a",
+            "--yes",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("already recorded as filed"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(sim.arm.tickets().1, 2);
+    // A ticket filed by a run that crashed before recording it: found, not filed twice.
+    let earlier = pirwatch::source::azure::support::ticket_name("contoso", "sub-a", "CF-2");
+    sim.arm.put_ticket(&earlier, "2612020040099999");
+    let r = sim
+        .env
+        .pirwatch(&[
+            "claim",
+            "file",
+            "CF-2",
+            "--subscription",
+            "sub-a",
+            "--yes",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("found the already filed support request 2612020040099999"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(sim.arm.tickets().1, 2, "no new creation");
+    // And its answer, later.
+    let r = sim
+        .env
+        .pirwatch(&[
+            "ack",
+            "CF-2",
+            "--claim-outcome",
+            "approved",
+            "--credit",
+            "EUR 42.00",
+            "--by",
+            "ana",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = sim
+        .env
+        .pirwatch(&["ack", "CF-3", "--claim-outcome", "denied", "--by", "ana"])
+        .await;
+    assert_ne!(r.code, 0, "no claim was filed for CF-3");
+    assert!(
+        r.stderr.contains("no claim was recorded as filed"),
+        "{}",
+        r.stderr
+    );
+    let md = sim.env.pirwatch(&["export", "CF-2"]).await.stdout;
+    assert!(
+        md.contains("claim answered (approved, credit EUR 42.00)"),
+        "{md}"
+    );
+}

@@ -44,6 +44,16 @@ pub struct ScopeEvents {
     pub degraded: Option<String>,
 }
 
+/// A successful answer: its status, the long-running operation to follow (`Azure-AsyncOperation`
+/// or `Location`), the wait it asks for, and the body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub operation: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
 /// The Resource Health REST client, shared by all tenants.
 #[derive(Debug, Clone)]
 pub struct ArmClient {
@@ -243,7 +253,7 @@ impl ArmClient {
         url
     }
 
-    /// One request, retried while the failure is transient.
+    /// One request, retried while the failure is transient; its body.
     pub(super) async fn send(
         &self,
         method: Method,
@@ -251,10 +261,25 @@ impl ArmClient {
         token: &TenantToken,
         requests: &mut usize,
     ) -> Result<String, PollError> {
+        self.send_json(method, url, token, None, requests)
+            .await
+            .map(|a| a.body)
+    }
+
+    /// One request with an optional JSON body, retried while the failure is transient; the
+    /// whole answer (for long-running operations).
+    pub(super) async fn send_json(
+        &self,
+        method: Method,
+        url: &Url,
+        token: &TenantToken,
+        json: Option<&serde_json::Value>,
+        requests: &mut usize,
+    ) -> Result<Answer, PollError> {
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let once = || async {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.send_once(method.clone(), url, token).await
+            self.send_once_full(method.clone(), url, token, json).await
         };
         let result = once
             .retry(self.backoff)
@@ -280,6 +305,18 @@ impl ArmClient {
         url: &Url,
         token: &TenantToken,
     ) -> Result<String, PollError> {
+        self.send_once_full(method, url, token, None)
+            .await
+            .map(|a| a.body)
+    }
+
+    async fn send_once_full(
+        &self,
+        method: Method,
+        url: &Url,
+        token: &TenantToken,
+        json: Option<&serde_json::Value>,
+    ) -> Result<Answer, PollError> {
         self.metrics.alive_for(
             crate::metrics::Task::Poller,
             self.request_timeout + ALIVE_SLACK,
@@ -293,8 +330,12 @@ impl ArmClient {
             .request(method.clone(), url.clone())
             .bearer_auth(bearer.secret())
             .header(header::ACCEPT, "application/json");
-        if method == Method::POST {
-            request = request.header(header::CONTENT_LENGTH, "0");
+        match json {
+            Some(v) => request = request.json(v),
+            None if method == Method::POST => {
+                request = request.header(header::CONTENT_LENGTH, "0");
+            }
+            None => {}
         }
         let response = request.send().await.map_err(|e| {
             self.metrics.arm_request(None);
@@ -303,9 +344,22 @@ impl ArmClient {
         let status = response.status();
         self.metrics.arm_request(Some(status.as_u16()));
         let retry_after = retry_after(response.headers());
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let operation = header("azure-asyncoperation").or_else(|| header("location"));
         let body = response.text().await.map_err(|e| transport(url, &e))?;
         if status.is_success() {
-            return Ok(body);
+            return Ok(Answer {
+                status: status.as_u16(),
+                operation,
+                retry_after,
+                body,
+            });
         }
         let (code, message) = wire::error_body(&body);
         Err(PollError::Http {

@@ -6,6 +6,7 @@ pub use crate::cloud;
 pub mod credential;
 pub mod error;
 pub mod evidence;
+pub mod support;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -167,6 +168,17 @@ impl AzureSource {
     ) -> Result<(Vec<crate::evidence::StatusChange>, usize), PollError> {
         let (arm, token) = self.signed_in(tenant)?;
         self.client.availability(arm, token, resource_id).await
+    }
+
+    /// Files (or finds) the claim's support ticket in `subscription` of `tenant`.
+    pub async fn file_ticket(
+        &self,
+        tenant: &Tenant,
+        subscription: &str,
+        req: &support::TicketRequest,
+    ) -> Result<support::Ticket, support::SupportError> {
+        let (arm, token) = self.signed_in(tenant)?;
+        self.client.file_ticket(arm, token, subscription, req).await
     }
 
     fn signed_in(&self, tenant: &Tenant) -> Result<(&Url, &TenantToken), PollError> {

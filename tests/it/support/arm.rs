@@ -60,6 +60,14 @@ struct ArmState {
     impacted: HashMap<(String, String), Vec<Value>>,
     /// Availability histories by resource id, in the wire format.
     availability: HashMap<String, Vec<Value>>,
+    /// Support tickets by name, as created (the PUT body's properties plus a number).
+    pub tickets: HashMap<String, Value>,
+    /// PUT requests for tickets received.
+    ticket_puts: usize,
+    /// Answer ticket creation with 403 (no Support Request Contributor role).
+    support_denied: bool,
+    /// Long-running operations: polls left before they succeed.
+    operations: HashMap<String, usize>,
 }
 
 /// The running fake.
@@ -149,6 +157,26 @@ impl FakeArm {
             })
             .collect();
         self.with(|s| s.availability.insert(resource_id.to_owned(), items));
+    }
+
+    /// Answer ticket creation with 403 (`true`) or accept it.
+    pub fn deny_support(&self, on: bool) {
+        self.with(|s| s.support_denied = on);
+    }
+
+    /// The tickets created, by name, and how many creations were asked.
+    pub fn tickets(&self) -> (HashMap<String, Value>, usize) {
+        self.with(|s| (s.tickets.clone(), s.ticket_puts))
+    }
+
+    /// A ticket that already exists (filed by an earlier run that crashed before recording).
+    pub fn put_ticket(&self, name: &str, number: &str) {
+        self.with(|s| {
+            s.tickets.insert(
+                name.to_owned(),
+                json!({"name": name, "properties": {"supportTicketId": number, "title": "earlier"}}),
+            )
+        });
     }
 
     /// Replaces the events of a scope (a subscription id, or `tenant`).
@@ -296,9 +324,13 @@ async fn handle(State(state): State<Arc<Mutex<ArmState>>>, req: Request) -> Resp
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let uri = req.uri().to_string();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let (response, delay) = {
         let mut s = state.lock().expect("fake ARM state");
-        respond(&mut s, &method, &path, &query, &auth, req.uri().to_string())
+        respond(&mut s, &method, &path, &query, &auth, uri, &body)
     };
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
@@ -313,6 +345,7 @@ fn respond(
     query: &HashMap<String, String>,
     auth: &str,
     uri: String,
+    body: &[u8],
 ) -> (Response, Option<std::time::Duration>) {
     s.log.push(format!("{method} {uri}"));
     let slow = |r: Response| (r, None);
@@ -329,6 +362,9 @@ fn respond(
         ));
     };
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if path.contains("/Microsoft.Support/") {
+        return slow(support(s, method.as_str(), &parts, &api_version, body));
+    }
     if let Some(resource) =
         path.strip_suffix("/providers/Microsoft.ResourceHealth/availabilityStatuses")
     {
@@ -403,6 +439,146 @@ fn respond(
             json!({"code": "NotFound", "message": "unknown operation", "details": ""}),
         ),
     })
+}
+
+/// The Support API: services and problem classifications (the spec's examples, plus the live
+/// Billing service's `Refund request`), tickets by name, creation as a long-running operation.
+fn support(s: &mut ArmState, method: &str, parts: &[&str], api: &str, body: &[u8]) -> Response {
+    let spec = |text: &str| -> Value {
+        let v: Value = serde_json::from_str(text).expect("fixture");
+        v["responses"]["200"]["body"].clone()
+    };
+    match (method, parts) {
+        ("GET", ["providers", "Microsoft.Support", "services"]) => json_response(
+            StatusCode::OK,
+            spec(include_str!("../../fixtures/arm/Support_ListServices.json")),
+        ),
+        (
+            "GET",
+            [
+                "providers",
+                "Microsoft.Support",
+                "services",
+                svc,
+                "problemClassifications",
+            ],
+        ) => {
+            let mut v = spec(include_str!(
+                "../../fixtures/arm/Support_ListProblemClassifications.json"
+            ));
+            if let Some(list) = v["value"].as_array_mut() {
+                list.insert(1, json!({
+                    "name": "refund_guid",
+                    "type": "Microsoft.Support/problemClassifications",
+                    "id": format!("/providers/Microsoft.Support/services/{svc}/problemClassifications/refund_guid"),
+                    "properties": {"displayName": "Refund request"}
+                }));
+            }
+            json_response(StatusCode::OK, v)
+        }
+        (
+            "GET",
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "Microsoft.Support",
+                "supportTickets",
+                name,
+            ],
+        ) => match s.tickets.get(*name) {
+            Some(t) => json_response(StatusCode::OK, t.clone()),
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                json!({"error": {"code": "ResourceNotFound", "message": format!("ticket {name} not found")}}),
+            ),
+        },
+        (
+            "PUT",
+            [
+                "subscriptions",
+                sub,
+                "providers",
+                "Microsoft.Support",
+                "supportTickets",
+                name,
+            ],
+        ) => {
+            s.ticket_puts += 1;
+            if s.support_denied {
+                return json_response(
+                    StatusCode::FORBIDDEN,
+                    json!({"error": {"code": "AuthorizationFailed", "message": "The client does not have authorization to perform action 'Microsoft.Support/supportTickets/write'."}}),
+                );
+            }
+            let Ok(mut ticket) = serde_json::from_slice::<Value>(body) else {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": {"code": "BadRequest", "message": "not JSON"}}),
+                );
+            };
+            let p = &ticket["properties"];
+            let ok = p["serviceId"] == "/providers/Microsoft.Support/services/service_guid_1"
+                && p["problemClassificationId"]
+                    == "/providers/Microsoft.Support/services/service_guid_1/problemClassifications/refund_guid"
+                && p["contactDetails"]["primaryEmailAddress"].is_string();
+            if !ok {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": {"code": "InvalidTicket", "message": ticket.to_string()}}),
+                );
+            }
+            ticket["name"] = json!(name);
+            ticket["id"] = json!(format!(
+                "/subscriptions/{sub}/providers/Microsoft.Support/supportTickets/{name}"
+            ));
+            ticket["type"] = json!("Microsoft.Support/supportTickets");
+            ticket["properties"]["supportTicketId"] =
+                json!(format!("26120200400{:05}", s.tickets.len() + 1));
+            s.tickets.insert((*name).to_owned(), ticket);
+            let op = format!("op-{}", s.ticket_puts);
+            s.operations.insert(op.clone(), 1);
+            let mut r = (StatusCode::ACCEPTED, Body::empty()).into_response();
+            let link = format!(
+                "{}/subscriptions/{sub}/providers/Microsoft.Support/operationsStatus/{op}?api-version={api}",
+                s.base
+            );
+            r.headers_mut().insert(
+                "azure-asyncoperation",
+                HeaderValue::from_str(&link).expect("header"),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+            r
+        }
+        (
+            "GET",
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "Microsoft.Support",
+                "operationsStatus",
+                op,
+            ],
+        ) => {
+            let left = s.operations.entry((*op).to_owned()).or_insert(0);
+            let status = if *left == 0 {
+                "Succeeded"
+            } else {
+                "InProgress"
+            };
+            *left = left.saturating_sub(1);
+            let mut r = json_response(StatusCode::OK, json!({"status": status}));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+            r
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": {"code": "NotFound", "message": "unknown Support API route"}}),
+        ),
+    }
 }
 
 fn list(
