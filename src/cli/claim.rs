@@ -23,6 +23,7 @@ pub(super) async fn draft(
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = open_store_to_read(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     let now = Timestamp::now();
     let mut records = Vec::new();
     if all_customers {
@@ -124,6 +125,7 @@ pub(super) async fn file(
     // Who files it, known before anything is filed.
     let by = super::who(how.by)?;
     let store = super::open_store(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     let i = resolve(&store, tracking_id, how.tenant).await?;
     let tenant = config
         .tenant(&i.tenant)

@@ -469,6 +469,20 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// The config with the tenants discovery stored (`subscriptions = "all"`), so commands know
+/// the customer tenants it found.
+pub(crate) async fn with_discovered(config: Config, store: &Store) -> anyhow::Result<Config> {
+    let discovers = config
+        .tenants
+        .iter()
+        .any(|t| t.config.subscriptions == crate::config::schema::Subscriptions::All);
+    if !discovers {
+        return Ok(config);
+    }
+    let found = store.discovered().await?;
+    Ok(config.expanded(&found)?)
+}
+
 pub(crate) fn mailer(config: &Config) -> anyhow::Result<Mailer> {
     let password = match &config.smtp.password_file {
         Some(f) => Some(

@@ -65,6 +65,7 @@ pub(super) async fn preview(
         None => Receiver::TenantRecipients,
     };
     let store = open_store_to_read(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     let i = super::records::resolve(&store, tracking_id, tenant).await?;
     let t = config
         .tenant(&i.tenant)

@@ -16,6 +16,7 @@ use crate::store::Store;
 pub(super) async fn incidents(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = open_store_to_read(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     let rows = report::rows(&store, &config, Timestamp::now()).await?;
     store.close().await;
     if json {
@@ -169,14 +170,16 @@ pub(super) async fn ack(
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
+    let store = open_store(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     if let Some(t) = tenant.filter(|t| config.tenant(t).is_none()) {
         let known: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
+        store.close().await;
         anyhow::bail!(
             "tenant {t} is not in the config (tenants: {})",
             known.join(", ")
         );
     }
-    let store = open_store(&config).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
     let by = super::who(by)?;
     if matches!(what, AckRequest::ClaimOutcome { .. }) {
@@ -237,6 +240,7 @@ pub(super) async fn show(
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = open_store_to_read(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     let i = resolve(&store, tracking_id, tenant).await?;
     let record = report::record(&store, &config, &i.tenant, &i.tracking_id, Timestamp::now())
         .await?
@@ -265,6 +269,7 @@ pub(super) async fn export(
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(path)?;
     let store = open_store_to_read(&config).await?;
+    let config = super::with_discovered(config, &store).await?;
     let renderer = config.renderer()?;
     let now = Timestamp::now();
     let render = |r: &report::IncidentRecord| -> anyhow::Result<String> {

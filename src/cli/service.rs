@@ -67,7 +67,22 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let mut daemon = daemon_with(config, store.clone(), metrics.clone())?;
+    // The pages follow the tenants discovery finds (`subscriptions = "all"`).
+    let follow = |d: Daemon| match &live {
+        Some(tx) => {
+            let tx = tx.clone();
+            d.with_config_listener(daemon::ConfigListener(Arc::new(move |c| {
+                tx.send_modify(|l| {
+                    *l = Arc::new(crate::web::Live {
+                        config: c,
+                        keys: l.keys.clone(),
+                    });
+                });
+            })))
+        }
+        None => d,
+    };
+    let mut daemon = follow(daemon_with(config, store.clone(), metrics.clone())?);
     service::ready();
     service::spawn_watchdog(metrics.clone(), stop.clone());
     tracing::info!(
@@ -80,7 +95,7 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
         .await
         == daemon::RunEnd::Reload
     {
-        daemon = reloaded(path, daemon, &store, &metrics);
+        daemon = follow(reloaded(path, daemon, &store, &metrics));
         // The pages follow the reloaded tenants, access rules and keys (not a new address).
         if let Some(tx) = &live {
             match web_live(daemon.config()) {

@@ -10,6 +10,7 @@
 
 mod de;
 mod defaults;
+pub mod discovered;
 mod locate;
 mod routes;
 pub mod schema;
@@ -137,6 +138,26 @@ pub struct Tenant {
     pub policy: TenantPolicy,
     /// Service Health in the tenant's cloud's portal.
     pub portal_url: &'static str,
+    /// Found by discovery under another entry (`subscriptions = "all"`): that entry signs in
+    /// for it.
+    pub signs_in_as: Option<TenantName>,
+    /// The customer's own Entra ID tenant, for a tenant found through Lighthouse (`config`'s
+    /// `tenant_id` is the one signed in to).
+    pub customer_tenant_id: Option<String>,
+}
+
+impl Tenant {
+    /// The name whose credential and ARM endpoint this tenant is polled with.
+    pub fn identity(&self) -> &TenantName {
+        self.signs_in_as.as_ref().unwrap_or(&self.name)
+    }
+
+    /// The tenant's own Entra ID tenant id (a customer's, for one found through Lighthouse).
+    pub fn home_tenant_id(&self) -> &str {
+        self.customer_tenant_id
+            .as_deref()
+            .unwrap_or(&self.config.tenant_id)
+    }
 }
 
 impl Config {

@@ -218,8 +218,16 @@ fn route(
                 .is_none_or(|ts| ts.iter().any(|n| t.name == n.as_str()))
         })
         .collect();
+    // `entry/Customer`: a tenant discovery may find under an entry with subscriptions = "all".
+    let discoverable = |n: &str| {
+        n.split_once('/').is_some_and(|(entry, _)| {
+            tenants.iter().any(|t| {
+                t.name == entry && t.config.subscriptions == super::schema::Subscriptions::All
+            })
+        })
+    };
     for n in r.tenants.iter().flatten() {
-        if !tenants.iter().any(|t| t.name == n.as_str()) {
+        if !tenants.iter().any(|t| t.name == n.as_str()) && !discoverable(n) {
             warnings.push(format!(
                 "route {name}: tenant {n:?} is not configured; it never matches there"
             ));

@@ -283,6 +283,52 @@ pub struct RouteConfig {
     pub updates: RouteUpdates,
 }
 
+/// A tenant's `subscriptions`: listed ids, or `"all"` (found by pirwatch). Reads as the listed
+/// ids (none for `"all"`; the ones found are a tenant's of their own at run time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscriptions {
+    Listed(Vec<String>),
+    All,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Self::Listed(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Subscriptions {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        match self {
+            Self::Listed(v) => v,
+            Self::All => &[],
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Subscriptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Listed(Vec<String>),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Listed(v) => Ok(Self::Listed(v)),
+            Raw::Word(w) if w == "all" => Ok(Self::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "{w:?}: write a list of subscription ids, or \"all\""
+            ))),
+        }
+    }
+}
+
+fn default_discovery_interval() -> Duration {
+    Duration::from_secs(3600)
+}
+
 /// `[tenants.support_contact]`: the contact of support tickets pirwatch files, in the forms
 /// the Azure Support API wants.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -463,9 +509,21 @@ pub struct TenantConfig {
     /// regard to case); an incident that also names another service is mailed.
     #[serde(default)]
     pub ignore_services: Vec<String>,
-    /// Subscriptions whose events are polled.
+    /// Subscriptions whose events are polled: a list of ids, or `"all"` the identity can read
+    /// (found again every `discovery_interval`).
     #[serde(default)]
-    pub subscriptions: Vec<String>,
+    pub subscriptions: Subscriptions,
+    /// With `subscriptions = "all"`: only these (ids or display-name globs; all when empty).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// With `subscriptions = "all"`: never these (ids or display-name globs).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// With `subscriptions = "all"`: how often subscriptions are looked for again.
+    #[serde(default = "default_discovery_interval", deserialize_with = "duration")]
+    pub discovery_interval: Duration,
+    /// With `subscriptions = "all"`: only the subscriptions under this management group.
+    pub management_group: Option<String>,
     /// Also poll tenant-level events (needs a tenant-admin role).
     #[serde(default)]
     pub tenant_events: bool,

@@ -33,6 +33,12 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
     let event_types = event_types(&file.notify.event_types)?;
     let mut names = BTreeSet::new();
     let mut tenants = Vec::new();
+    // An entry with subscriptions = "all" may find another entry's subscriptions (its
+    // customers'), so that one may list none.
+    let discovering = file
+        .tenants
+        .iter()
+        .any(|t| t.subscriptions == super::schema::Subscriptions::All);
     for (i, t) in file.tenants.into_iter().enumerate() {
         let at = KeyPath::key("tenants").index(i);
         if !names.insert(t.name.clone()) {
@@ -41,7 +47,7 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
                 format!("duplicate tenant name {:?}", t.name),
             );
         }
-        tenants.push(tenant(t, &at, &event_types)?);
+        tenants.push(tenant(t, &at, &event_types, discovering)?);
     }
     let names: Vec<String> = tenants.iter().map(|t| t.name.to_string()).collect();
     super::routes::check_webhooks(&file.webhooks)?;
@@ -193,12 +199,13 @@ fn event_types(names: &BTreeSet<String>) -> Result<BTreeSet<EventType>, Invalid>
         .collect()
 }
 
-fn tenant(
+pub(super) fn tenant(
     t: TenantConfig,
     at: &KeyPath,
     event_types: &BTreeSet<EventType>,
+    discovering: bool,
 ) -> Result<Tenant, Invalid> {
-    check_tenant(&t, at)?;
+    check_tenant(&t, at, discovering)?;
     let (start, end) = t.working_hours;
     let calendar = WorkCalendar::new(
         t.timezone.clone(),
@@ -241,6 +248,8 @@ fn tenant(
         portal_url: Cloud::named(t.cloud).service_health_url,
         policy,
         config: t,
+        signs_in_as: None,
+        customer_tenant_id: None,
     })
 }
 
@@ -279,7 +288,7 @@ fn check_contact(c: &super::schema::SupportContact, at: &KeyPath) -> Result<(), 
     Ok(())
 }
 
-fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
+fn check_tenant(t: &TenantConfig, at: &KeyPath, discovering: bool) -> Result<(), Invalid> {
     let key = |k: &str| at.clone().then(k);
     if let Some(c) = &t.support_contact {
         check_contact(c, at)?;
@@ -287,7 +296,27 @@ fn check_tenant(t: &TenantConfig, at: &KeyPath) -> Result<(), Invalid> {
     if t.name.is_empty() || t.name.chars().any(|c| c.is_whitespace() || c == '/') {
         return fail(key("name"), "must be non-empty, without spaces or '/'");
     }
-    if t.subscriptions.is_empty() && !t.tenant_events {
+    let all = t.subscriptions == super::schema::Subscriptions::All;
+    if !all {
+        for (set, k) in [
+            (!t.include.is_empty(), "include"),
+            (!t.exclude.is_empty(), "exclude"),
+            (t.management_group.is_some(), "management_group"),
+        ] {
+            if set {
+                return fail(key(k), "is only for subscriptions = \"all\"");
+            }
+        }
+    }
+    if t.discovery_interval < Duration::from_secs(60) || t.discovery_interval > MAX_POLL_INTERVAL {
+        return fail(key("discovery_interval"), "must be between 1m and 24h");
+    }
+    for (k, globs) in [("include", &t.include), ("exclude", &t.exclude)] {
+        if let Some(bad) = globs.iter().find(|g| glob::Pattern::new(g).is_err()) {
+            return fail(key(k), format!("{bad:?} is not a valid glob"));
+        }
+    }
+    if t.subscriptions.is_empty() && !t.tenant_events && !all && !discovering {
         return fail(
             key("subscriptions"),
             "list at least one subscription, or set tenant_events = true",

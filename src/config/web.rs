@@ -167,7 +167,13 @@ fn access(a: super::schema::WebAccess, tenants: &[String], at: KeyPath) -> Resul
         })
         .collect::<Result<_, _>>()?;
     let all = a.tenants.iter().any(|t| t == "*");
-    if let Some(t) = a.tenants.iter().find(|t| *t != "*" && !tenants.contains(t)) {
+    // `entry/Customer` names a tenant discovery finds under a configured entry.
+    let known = |t: &String| {
+        tenants.contains(t)
+            || t.split_once('/')
+                .is_some_and(|(entry, _)| tenants.iter().any(|n| n == entry))
+    };
+    if let Some(t) = a.tenants.iter().find(|t| *t != "*" && !known(t)) {
         return fail(
             at.then("tenants"),
             format!("{t:?} is not a configured tenant"),

@@ -13,6 +13,7 @@
 //! committed), an SMTP conversation in flight is dropped (the mail stays queued), then `run`
 //! returns.
 
+mod discovery;
 mod evidence;
 pub mod outcome;
 mod tenant;
@@ -42,17 +43,35 @@ pub enum CycleError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error("{0}")]
+    Discovery(String),
 }
 
 /// The parts of the pipeline, wired together.
 #[derive(Debug)]
 pub struct Daemon {
+    /// The config as loaded.
     config: Arc<Config>,
+    /// The config with the tenants discovery found (`subscriptions = "all"`): what is polled
+    /// and delivered for.
+    live: std::sync::RwLock<Arc<Config>>,
+    /// Told of each new live config (the web pages follow it).
+    on_config: Option<ConfigListener>,
     store: Store,
     source: Source,
     notifier: Notifier,
     ids: MessageIds,
     metrics: Arc<Metrics>,
+}
+
+/// A callback told of each new live config.
+#[derive(Clone)]
+pub struct ConfigListener(pub Arc<dyn Fn(Arc<Config>) + Send + Sync>);
+
+impl std::fmt::Debug for ConfigListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfigListener")
+    }
 }
 
 /// Why [`Daemon::run`] returned.
@@ -80,6 +99,8 @@ impl Daemon {
             webhook_sender: None,
         };
         Self {
+            live: std::sync::RwLock::new(config.clone()),
+            on_config: None,
             config,
             store,
             source,
@@ -96,7 +117,7 @@ impl Daemon {
         now: Timestamp,
     ) -> Result<crate::notify::deliver::Composed, StoreError> {
         self.notifier
-            .compose(&self.store, &self.config, d, now)
+            .compose(&self.store, &self.live(), d, now)
             .await
     }
 
@@ -138,6 +159,53 @@ impl Daemon {
         &self.config
     }
 
+    /// The config with the tenants discovery found.
+    pub fn live(&self) -> Arc<Config> {
+        match self.live.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Tells `listener` of each new live config.
+    pub fn with_config_listener(mut self, listener: ConfigListener) -> Self {
+        self.on_config = Some(listener);
+        self
+    }
+
+    /// Rebuilds the live config from what discovery stored (one query; none when no tenant
+    /// discovers).
+    async fn refresh_live(&self) -> Result<Arc<Config>, CycleError> {
+        let discovers = self
+            .config
+            .tenants
+            .iter()
+            .any(|t| t.config.subscriptions == crate::config::schema::Subscriptions::All);
+        if !discovers {
+            return Ok(self.config.clone());
+        }
+        let found = self.store.discovered().await?;
+        let expanded = Arc::new(
+            self.config
+                .expanded(&found)
+                .map_err(|e| CycleError::Discovery(e.to_string()))?,
+        );
+        let changed = self.live().tenants.len() != expanded.tenants.len()
+            || self
+                .live()
+                .tenants
+                .iter()
+                .zip(&expanded.tenants)
+                .any(|(a, b)| a.name != b.name || a.config.subscriptions != b.config.subscriptions);
+        if let Ok(mut l) = self.live.write() {
+            *l = expanded.clone();
+        }
+        if changed && let Some(f) = &self.on_config {
+            (f.0)(expanded.clone());
+        }
+        Ok(expanded)
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -168,8 +236,15 @@ impl Daemon {
         now: Timestamp,
         stop: &CancellationToken,
     ) -> Result<DeliveryReport, StoreError> {
+        let config = match self.refresh_live().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "discovered tenants not read; delivering with the last known");
+                self.live()
+            }
+        };
         self.notifier
-            .deliver_due(&self.store, &self.config, now, stop, &self.metrics)
+            .deliver_due(&self.store, &config, now, stop, &self.metrics)
             .await
     }
 
@@ -178,8 +253,10 @@ impl Daemon {
     /// causes.
     pub async fn poll(&self, now: Timestamp) -> Result<PollOutcome, CycleError> {
         use futures::{StreamExt, TryStreamExt};
+        self.discover(now).await?;
+        let config = self.refresh_live().await?;
         let mut tenants: Vec<(usize, TenantOutcome)> = futures::stream::iter(
-            self.config.tenants.iter().enumerate(),
+            config.tenants.iter().enumerate(),
         )
         .map(|(n, t)| async move { Ok::<_, CycleError>((n, self.poll_tenant(t, now).await?)) })
         .buffer_unordered(self.config.poll.max_in_flight)
@@ -207,7 +284,7 @@ impl Daemon {
             .scope_health()
             .await?
             .into_iter()
-            .filter(|h| self.config.tenant(&h.tenant).is_some())
+            .filter(|h| self.live().tenant(&h.tenant).is_some())
             .filter_map(|h| {
                 Some(FailingScope {
                     since: h.failing_since?,

@@ -74,6 +74,17 @@ impl Source {
         }
     }
 
+    /// The subscriptions a `subscriptions = "all"` entry polls now (the demo discovers none).
+    pub async fn discover(
+        &self,
+        entry: &Tenant,
+    ) -> Result<Vec<crate::config::discovered::Found>, azure::PollError> {
+        match self {
+            Self::Azure(a) => a.discover(entry).await,
+            Self::Demo(_) => Ok(Vec::new()),
+        }
+    }
+
     /// A resource's availability history (the demo has none).
     pub async fn availability(
         &self,

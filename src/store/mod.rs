@@ -17,6 +17,7 @@
 pub mod acks;
 mod codec;
 pub mod deliveries;
+pub mod discovery;
 pub mod evidence;
 pub mod incidents;
 pub mod outbox;

@@ -12,6 +12,7 @@ mod crash;
 mod daemon;
 mod delivery;
 mod demo;
+mod discovery;
 mod disk;
 mod evidence;
 mod faults;

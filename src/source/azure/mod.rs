@@ -4,6 +4,7 @@
 pub mod client;
 pub use crate::cloud;
 pub mod credential;
+pub mod discovery;
 pub mod error;
 pub mod evidence;
 pub mod support;
@@ -98,7 +99,7 @@ impl AzureSource {
     /// Polls every scope of `tenant`, `concurrency` at a time.
     pub async fn poll(&self, tenant: &Tenant, now: Timestamp) -> Vec<ScopeResult> {
         let scopes = crate::source::scopes(tenant);
-        let Some(t) = self.tenants.get(tenant.name.as_str()) else {
+        let Some(t) = self.tenants.get(tenant.identity().as_str()) else {
             return Vec::new();
         };
         // Scopes that finish within the tenant's budget count; the others are reported.
@@ -127,7 +128,7 @@ impl AzureSource {
     /// One real ARM call for `tenant` (its first scope), as `check-config --online` makes:
     /// signs in and asks for one page. Says what answered.
     pub async fn probe(&self, tenant: &Tenant, now: Timestamp) -> Result<String, PollError> {
-        let Some(t) = self.tenants.get(tenant.name.as_str()) else {
+        let Some(t) = self.tenants.get(tenant.identity().as_str()) else {
             return Err(PollError::CredentialUnusable(
                 "tenant not configured".into(),
             ));
@@ -181,10 +182,39 @@ impl AzureSource {
         self.client.file_ticket(arm, token, subscription, req).await
     }
 
+    /// The subscriptions `entry` (`subscriptions = "all"`) polls now, with their home tenants.
+    pub async fn discover(
+        &self,
+        entry: &Tenant,
+    ) -> Result<Vec<crate::config::discovered::Found>, PollError> {
+        let (arm, token) = self.signed_in(entry)?;
+        let c = &entry.config;
+        let listed = self
+            .client
+            .list_subscriptions(arm, token, c.management_group.as_deref())
+            .await?;
+        let selected = discovery::select(listed, &c.include, &c.exclude);
+        // Names are a nicety: without them a customer is named by its tenant id.
+        let names = match self.client.tenant_names(arm, token).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(tenant = %entry.name, error = %e,
+                    "tenant names not listed; customers are named by their tenant ids");
+                Default::default()
+            }
+        };
+        Ok(discovery::found(
+            entry.name.as_str(),
+            &c.tenant_id,
+            selected,
+            &names,
+        ))
+    }
+
     fn signed_in(&self, tenant: &Tenant) -> Result<(&Url, &TenantToken), PollError> {
         let t = self
             .tenants
-            .get(tenant.name.as_str())
+            .get(tenant.identity().as_str())
             .ok_or_else(|| PollError::CredentialUnusable("tenant not configured".into()))?;
         let token = t
             .token

@@ -68,6 +68,10 @@ struct ArmState {
     support_denied: bool,
     /// Long-running operations: polls left before they succeed.
     operations: HashMap<String, usize>,
+    /// `GET /subscriptions`, in the wire format.
+    subscriptions: Vec<Value>,
+    /// `GET /tenants`, in the wire format.
+    tenants: Vec<Value>,
 }
 
 /// The running fake.
@@ -157,6 +161,37 @@ impl FakeArm {
             })
             .collect();
         self.with(|s| s.availability.insert(resource_id.to_owned(), items));
+    }
+
+    /// The subscriptions the identity can read: (id, display name, home tenant id, state).
+    pub fn set_subscriptions(&self, subs: &[(&str, &str, &str, &str)]) {
+        let items = subs
+            .iter()
+            .map(|(id, name, tenant, state)| {
+                json!({
+                    "id": format!("/subscriptions/{id}"),
+                    "subscriptionId": id,
+                    "displayName": name,
+                    "tenantId": tenant,
+                    "state": state,
+                    "authorizationSource": "RoleBased",
+                    "managedByTenants": [{"tenantId": "11111111-1111-1111-1111-111111111111"}],
+                })
+            })
+            .collect();
+        self.with(|s| s.subscriptions = items);
+    }
+
+    /// The tenants the identity knows: (id, display name).
+    pub fn set_tenants(&self, tenants: &[(&str, &str)]) {
+        let items = tenants
+            .iter()
+            .map(|(id, name)| {
+                json!({"id": format!("/tenants/{id}"), "tenantId": id, "displayName": name,
+                       "tenantCategory": "ManagedBy", "tenantType": "AAD"})
+            })
+            .collect();
+        self.with(|s| s.tenants = items);
     }
 
     /// Answer ticket creation with 403 (`true`) or accept it.
@@ -362,6 +397,21 @@ fn respond(
         ));
     };
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["subscriptions"] => {
+            let all = s.subscriptions.clone();
+            let skip = query
+                .get("$skipToken")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            let base = s.base.clone();
+            return slow(page(&all, skip, s.page_size, |o| {
+                format!("{base}{path}?api-version={api_version}&$skipToken={o}")
+            }));
+        }
+        ["tenants"] => return slow(json_response(StatusCode::OK, json!({"value": s.tenants}))),
+        _ => {}
+    }
     if path.contains("/Microsoft.Support/") {
         return slow(support(s, method.as_str(), &parts, &api_version, body));
     }
