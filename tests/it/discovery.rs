@@ -181,3 +181,48 @@ async fn discovered_customer_subscriptions_become_tenants_of_their_own() {
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Issue 12: `management_group` limits discovery to the subscriptions under that group (the
+/// spec's `descendants` example: a child group and one subscription).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_management_group_gives_the_subscriptions_under_it() {
+    let sim = Sim::with_config(|arm| {
+        format!(
+            "[[tenants]]\nname = \"mg\"\ntenant_id = \"{TENANT_ID}\"\narm_endpoint = \"{arm}\"\n\
+             subscriptions = \"all\"\nmanagement_group = \"20000000-0000-0000-0000-000000000000\"\n\
+             recipients = [\"it@example.com\"]\n\
+             [tenants.credential]\nkind = \"client_secret\"\nclient_id = \"app\"\n\
+             client_secret_file = \"secret\"\n"
+        )
+    })
+    .await;
+    // Listed, but not under the group: not polled.
+    sim.arm
+        .set_subscriptions(&[("sub-elsewhere", "elsewhere", TENANT_ID, "Enabled")]);
+    let sub4 = "20000000-0004-0000-0000-000000000000";
+    sim.arm.set_events(sub4, Vec::new());
+    let daemon = sim.daemon().await;
+    daemon
+        .cycle(ts("2026-12-02T10:00:00Z"), &CancellationToken::new())
+        .await
+        .expect("cycle");
+    let live = daemon.live();
+    let t = live.tenant("mg").expect("mg");
+    assert_eq!(t.config.subscriptions.to_vec(), [sub4]);
+    assert_eq!(
+        live.tenants.len(),
+        1,
+        "the group's subscriptions are the entry's own"
+    );
+    let log = sim.arm.log();
+    assert!(
+        log.iter().any(
+            |l| l.contains("managementGroups/20000000-0000-0000-0000-000000000000/descendants")
+        )
+    );
+    assert!(log.iter().any(|l| l.contains(&format!(
+        "/subscriptions/{sub4}/providers/Microsoft.ResourceHealth/events"
+    ))));
+    assert!(!log.iter().any(|l| l.contains("sub-elsewhere")));
+    daemon.store().close().await;
+}

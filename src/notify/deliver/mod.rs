@@ -181,7 +181,13 @@ impl Notifier {
             if held.contains(&batch[0].receiver) {
                 continue;
             }
-            metrics.alive_for(Task::Deliverer, delivery_allowance(config.smtp.timeout));
+            // The longest one delivery may take: the SMTP conversation or a webhook's request.
+            let longest = self
+                .webhooks
+                .iter()
+                .map(|w| w.timeout)
+                .fold(config.smtp.timeout, Duration::max);
+            metrics.alive_for(Task::Deliverer, delivery_allowance(longest));
             let composed = if batch[0].digest_at.is_some() {
                 let c = self
                     .compose_route_digest(store, config, &batch, now)

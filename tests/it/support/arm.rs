@@ -410,6 +410,23 @@ fn respond(
             }));
         }
         ["tenants"] => return slow(json_response(StatusCode::OK, json!({"value": s.tenants}))),
+        // The spec's example: one child group and one subscription under the group.
+        [
+            "providers",
+            "Microsoft.Management",
+            "managementGroups",
+            _,
+            "descendants",
+        ] => {
+            let v: Value = serde_json::from_str(include_str!(
+                "../../fixtures/arm/Management_GetDescendants.json"
+            ))
+            .expect("fixture");
+            return slow(json_response(
+                StatusCode::OK,
+                v["responses"]["200"]["body"].clone(),
+            ));
+        }
         _ => {}
     }
     if path.contains("/Microsoft.Support/") {
