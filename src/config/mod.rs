@@ -126,6 +126,8 @@ pub struct Notify {
     pub templates_dir: Option<PathBuf>,
     /// Who receives what no route takes.
     pub fallback: Vec<lettre::message::Mailbox>,
+    /// The most incidents a digest lists.
+    pub digest_max_items: usize,
 }
 
 /// One `[[tenants]]` entry with everything derived from it built once.

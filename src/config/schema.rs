@@ -461,6 +461,14 @@ pub struct NotifyConfig {
     /// Who receives what no route takes (never nowhere).
     #[serde(default, deserialize_with = "mailboxes")]
     pub fallback: Vec<lettre::message::Mailbox>,
+    /// A digest (first-poll or a route's) lists at most this many incidents, soonest deadline
+    /// first, and counts the rest.
+    #[serde(default = "default_digest_max_items")]
+    pub digest_max_items: usize,
+}
+
+const fn default_digest_max_items() -> usize {
+    50
 }
 
 fn default_ack_command() -> String {
@@ -480,6 +488,7 @@ impl Default for NotifyConfig {
             ack_command: default_ack_command(),
             templates_dir: None,
             fallback: Vec::new(),
+            digest_max_items: default_digest_max_items(),
         }
     }
 }

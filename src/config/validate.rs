@@ -77,6 +77,7 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
             ack_command: file.notify.ack_command,
             templates_dir: file.notify.templates_dir,
             fallback: file.notify.fallback,
+            digest_max_items: file.notify.digest_max_items,
         },
         http: file.http,
         web,
@@ -89,6 +90,12 @@ pub(super) fn resolve(file: ConfigFile) -> Result<Config, Invalid> {
 }
 
 fn check_globals(file: &ConfigFile) -> Result<(), Invalid> {
+    if !(1..=1000).contains(&file.notify.digest_max_items) {
+        return fail(
+            KeyPath::key("notify").then("digest_max_items"),
+            "must be between 1 and 1000",
+        );
+    }
     let poll = |k: &str| KeyPath::key("poll").then(k);
     if let Some(o) = &file.smtp.oauth {
         let key = || KeyPath::key("smtp").then("oauth");

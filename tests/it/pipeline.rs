@@ -191,6 +191,52 @@ async fn first_poll_mails_active_incidents_and_one_digest_of_open_follow_ups() {
     assert_eq!(sink.messages().len(), 2);
 }
 
+/// Issue 13 (a digest is a summary, not a dump): `[notify] digest_max_items` lists the
+/// soonest deadlines and counts the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_poll_digest_lists_at_most_digest_max_items() {
+    let World {
+        env,
+        arm,
+        sink,
+        mut setup,
+    } = World::new().await;
+    setup.extra = "[notify]\ndigest_max_items = 2\n".into();
+    env.write_config(&setup);
+    // Five resolved incidents with open follow-ups; the newest have the latest deadlines.
+    let events = (1..=5)
+        .map(|n| {
+            Ev::service_issue(&format!("DG_{n}"), "Resolved", days_ago(40 - 7 * n))
+                .resolved(days_ago(40 - 7 * n))
+                .build()
+        })
+        .collect();
+    arm.set_events("sub-a", events);
+    let r = once(&env).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = sink.messages();
+    let digest = m
+        .iter()
+        .find(|x| x.subject.contains("open follow-ups"))
+        .expect("digest");
+    assert!(
+        digest.subject.contains("5 recent Azure incidents"),
+        "{}",
+        digest.subject
+    );
+    let listed: Vec<&str> = ["DG_1", "DG_2", "DG_3", "DG_4", "DG_5"]
+        .into_iter()
+        .filter(|id| digest.text.contains(id))
+        .collect();
+    assert_eq!(listed, ["DG_1", "DG_2"], "the soonest deadlines: {}", digest.text);
+    assert!(
+        digest.text.contains("...and 3 more, with later deadlines"),
+        "{}",
+        digest.text
+    );
+    assert!(digest.html.contains("3 more"), "{}", digest.html);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_outage_delays_mail_and_delivers_it_exactly_once() {
     let env = Env::new();

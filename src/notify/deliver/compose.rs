@@ -89,11 +89,14 @@ impl Notifier {
                         i.tracking_id.clone(),
                     )
                 });
+                // A summary, not a dump: the soonest deadlines, and the count of the rest.
+                let more = list.len().saturating_sub(config.notify.digest_max_items);
+                list.truncate(config.notify.digest_max_items);
                 docs = list
                     .iter()
                     .map(|(i, c)| IncidentDoc::of(i, c.as_ref(), &[]))
                     .collect();
-                self.renderer.digest(&list, &ctx).map(|r| (r, None))
+                self.renderer.digest(&list, more, &ctx).map(|r| (r, None))
             }
             kind => {
                 let f = follow_up(store, tenant, first, now).await?;

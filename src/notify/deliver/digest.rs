@@ -152,7 +152,15 @@ impl Notifier {
         let mut changed: Vec<Item> = std::mem::take(&mut changed).into_values().collect();
         changed.sort_by_key(Item::order);
         open.sort_by_key(Item::order);
-        let composed = self.digest_message(route, schedule, first, &changed, &open, now);
+        // A summary, not a dump: the soonest deadlines of each list, and the count of the rest.
+        let max = config.notify.digest_max_items;
+        let more = (
+            changed.len().saturating_sub(max),
+            open.len().saturating_sub(max),
+        );
+        changed.truncate(max);
+        open.truncate(max);
+        let composed = self.digest_message(route, schedule, first, (&changed, &open), more, now);
         Ok(DigestComposition {
             composed,
             superseded,
@@ -205,8 +213,8 @@ impl Notifier {
         route: &Route,
         schedule: &DigestSchedule,
         first: &QueuedDelivery,
-        changed: &[Item],
-        open: &[Item],
+        (changed, open): (&[Item], &[Item]),
+        (more_changed, more_open): (usize, usize),
         now: Timestamp,
     ) -> Composed {
         fn entry(i: &Item) -> DigestEntry<'_> {
@@ -224,6 +232,8 @@ impl Notifier {
             since: schedule.previous_before(at),
             changed: changed.iter().map(entry).collect(),
             open: open.iter().map(entry).collect(),
+            more_changed,
+            more_open,
             demo: self.demo,
         };
         let mut tenants: Vec<&TenantName> = changed

@@ -57,6 +57,9 @@ pub struct RouteDigest<'a> {
     pub since: Option<jiff::Timestamp>,
     pub changed: Vec<DigestEntry<'a>>,
     pub open: Vec<DigestEntry<'a>>,
+    /// How many more of each list `[notify] digest_max_items` left out.
+    pub more_changed: usize,
+    pub more_open: usize,
     pub demo: bool,
 }
 
@@ -338,6 +341,7 @@ impl Renderer {
     pub fn digest(
         &self,
         incidents: &[(&Incident, Option<ClaimDue>)],
+        more: usize,
         ctx: &MailContext<'_>,
     ) -> Result<Rendered, RenderError> {
         let views: Vec<IncidentView> = incidents
@@ -348,14 +352,14 @@ impl Renderer {
             "[pirwatch/{}] {}{} recent Azure incident{} with open follow-ups",
             ctx.tenant,
             if ctx.demo { "DEMO: " } else { "" },
-            views.len(),
-            if views.len() == 1 { "" } else { "s" }
+            views.len() + more,
+            if views.len() + more == 1 { "" } else { "s" }
         );
         let band = layout::Band {
             text: format!(
                 "{} recent incident{} with open follow-ups",
-                views.len(),
-                if views.len() == 1 { "" } else { "s" }
+                views.len() + more,
+                if views.len() + more == 1 { "" } else { "s" }
             ),
             color: "#0a5bd3",
         };
@@ -363,6 +367,7 @@ impl Renderer {
             subject => &subject,
             band => minijinja::Value::from(minijinja::value::Serde(&band)),
             incidents => minijinja::Value::from(minijinja::value::Serde(&views)),
+            more => more,
             ..common(ctx)
         };
         self.both("digest.txt", "digest.html", &vars, subject)
@@ -393,8 +398,16 @@ impl Renderer {
             "[pirwatch/{}] {}Digest: {}, {}",
             digest.route,
             if digest.demo { "DEMO: " } else { "" },
-            n(changed.len(), "incident changed", "incidents changed"),
-            n(open.len(), "other open follow-up", "other open follow-ups"),
+            n(
+                changed.len() + digest.more_changed,
+                "incident changed",
+                "incidents changed"
+            ),
+            n(
+                open.len() + digest.more_open,
+                "other open follow-up",
+                "other open follow-ups"
+            ),
         );
         let band = layout::Band {
             text: format!("Digest for {}", digest.route),
@@ -411,6 +424,8 @@ impl Renderer {
             since => digest.since.map(|t| local_time(t, tz)),
             changed => changed,
             open => open,
+            more_changed => digest.more_changed,
+            more_open => digest.more_open,
             pages => pages,
             timezone => tz.iana_name().unwrap_or("UTC"),
             demo => digest.demo,
@@ -847,7 +862,7 @@ mod tests {
                 .expect("renders");
             assert!(!m.text.is_empty() && !m.html.is_empty());
         }
-        let d = r.digest(&[(&i, None)], &ctx(&tz)).expect("digest");
+        let d = r.digest(&[(&i, None)], 0, &ctx(&tz)).expect("digest");
         assert!(d.subject.contains("1 recent Azure incident with"));
         assert!(d.text.contains("BC_1-FXZ"));
         let claim = claim_due("2026-05-24T08:00:00Z");
@@ -1083,7 +1098,7 @@ mod tests {
             );
         }
         let d = r
-            .digest(&[(&i, Some(claim.clone()))], &ctx(&tz))
+            .digest(&[(&i, Some(claim.clone()))], 0, &ctx(&tz))
             .expect("digest");
         insta::assert_snapshot!(
             "mail_digest",

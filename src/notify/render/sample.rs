@@ -148,7 +148,8 @@ pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
             out.push(r.reminder(std::slice::from_ref(a), &i, claim.as_ref(), &ctx)?);
         }
         out.push(r.reminder(&actions, &i, claim.as_ref(), &ctx)?);
-        out.push(r.digest(&[(&i, claim.clone())], &ctx)?);
+        out.push(r.digest(&[(&i, claim.clone())], 0, &ctx)?);
+        out.push(r.digest(&[(&i, claim.clone())], 12, &ctx)?);
     }
     let entry = |changes: Vec<NoticeKind>| super::DigestEntry {
         incident: &i,
@@ -162,6 +163,8 @@ pub fn render_every_kind(r: &Renderer) -> Result<Vec<Rendered>, RenderError> {
         since: Some(at("2026-12-16T07:00:00Z")),
         changed: vec![entry(vec![NoticeKind::New, NoticeKind::Pir])],
         open: vec![entry(Vec::new())],
+        more_changed: 3,
+        more_open: 0,
         demo: false,
     };
     let pages = [("contoso".to_owned(), links.tenant.clone())];
