@@ -381,6 +381,13 @@ impl Daemon {
                     crate::service::status(&format!("last poll failed: {e}"));
                 }
             }
+            // Polls start every interval from the previous start: one that ran longer than the
+            // interval starts the next at once, and says so.
+            let late = tokio::time::Instant::now().saturating_duration_since(next);
+            if !late.is_zero() {
+                tracing::warn!(interval = ?interval, over = ?late,
+                    "the cycle took longer than poll.interval; the next one starts at once");
+            }
             queued.notify_one();
         }
     }
