@@ -228,7 +228,12 @@ async fn a_first_poll_digest_lists_at_most_digest_max_items() {
         .into_iter()
         .filter(|id| digest.text.contains(id))
         .collect();
-    assert_eq!(listed, ["DG_1", "DG_2"], "the soonest deadlines: {}", digest.text);
+    assert_eq!(
+        listed,
+        ["DG_1", "DG_2"],
+        "the soonest deadlines: {}",
+        digest.text
+    );
     assert!(
         digest.text.contains("...and 3 more, with later deadlines"),
         "{}",
