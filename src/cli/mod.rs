@@ -152,8 +152,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "new")]
         kind: PreviewKind,
         /// As the receivers of this route get it (default: the tenant's recipients).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "webhook")]
         route: Option<String>,
+        /// As this `[[webhooks]]` entry gets it: the JSON body it is posted (`--format` aside).
+        #[arg(long)]
+        webhook: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: PreviewFormat,
     },
@@ -405,11 +408,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tenant,
             kind,
             route,
+            webhook,
             format,
         } => {
             let what = preview::What {
                 kind,
                 route,
+                webhook,
                 format,
             };
             preview::preview(&cli.config, &tracking_id, tenant.as_deref(), what).await

@@ -38,6 +38,7 @@ pub(super) struct What {
     pub kind: PreviewKind,
     /// A route's receivers instead of the tenant's recipients.
     pub route: Option<String>,
+    pub webhook: Option<String>,
     pub format: PreviewFormat,
 }
 
@@ -50,19 +51,32 @@ pub(super) async fn preview(
     let What {
         kind,
         route,
+        webhook,
         format,
     } = what;
     let config = load_config(path)?;
-    let receiver = match route {
-        Some(name) if config.route(&name).is_some() => Receiver::Route(name),
-        Some(name) => {
-            let known: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+    let receiver = match (route, webhook) {
+        (_, Some(name)) if config.webhooks.iter().any(|w| w.name == name) => {
+            Receiver::Webhook(name)
+        }
+        (_, Some(name)) => {
+            let known: Vec<&str> = config.webhooks.iter().map(|w| w.name.as_str()).collect();
             anyhow::bail!(
-                "no route {name:?} in the config (routes: {})",
+                "no webhook {name:?} in the config (webhooks: {})",
                 known.join(", ")
             )
         }
-        None => Receiver::TenantRecipients,
+        (route, None) => match route {
+            Some(name) if config.route(&name).is_some() => Receiver::Route(name),
+            Some(name) => {
+                let known: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+                anyhow::bail!(
+                    "no route {name:?} in the config (routes: {})",
+                    known.join(", ")
+                )
+            }
+            None => Receiver::TenantRecipients,
+        },
     };
     let store = open_store_to_read(&config).await?;
     let config = super::with_discovered(config, &store).await?;

@@ -392,6 +392,26 @@ async fn a_webhook_that_was_down_gets_every_notice_once_in_order() {
 
     teams_and_slack_have_their_documented_shapes(&receiver);
     daemon.store().close().await;
+    // `preview --webhook` prints the body a webhook would be posted, sending nothing.
+    let before = receiver.hits("slack").len();
+    let r = sim
+        .env
+        .pirwatch(&[
+            "preview",
+            "A-1",
+            "--tenant",
+            "contoso",
+            "--webhook",
+            "slack",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let body: Value = serde_json::from_str(&r.stdout).expect("the JSON body");
+    assert!(
+        body["blocks"].as_array().is_some_and(|b| !b.is_empty()),
+        "{body:#}"
+    );
+    assert_eq!(receiver.hits("slack").len(), before, "nothing posted");
 }
 
 /// Teams (Workflows): a `message` with one Adaptive Card attachment; Slack: `text` plus Block

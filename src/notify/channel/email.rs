@@ -35,6 +35,8 @@ pub enum EmailError {
          accepted only to a relay on this host: localhost, 127.0.0.1, ::1)"
     )]
     PlainAuth { host: String },
+    #[error("smtp.username: [smtp.oauth] logs in as a mailbox; name it (user@example.com)")]
+    OauthUser,
 }
 
 /// One mail, rendered and addressed, ready for the wire.
@@ -191,7 +193,7 @@ impl Mailer {
                     host: cfg.host.clone(),
                 });
             }
-            let user = cfg.username.clone().unwrap_or_default();
+            let user = cfg.username.clone().ok_or(EmailError::OauthUser)?;
             server.login = Some(Login::OAuth { user, token });
         }
         Ok(self)
