@@ -429,4 +429,29 @@ pub(crate) mod tests {
         assert_eq!(got[0].tracking_id, "TOLD");
         assert_eq!(got[0].updates.len(), 1, "with the PIR's text");
     }
+
+    /// Issue 13: the follow-up candidates are found through an index, not by reading every
+    /// incident the tenant ever had (the store keeps everything by default).
+    #[tokio::test]
+    async fn follow_up_candidates_use_the_first_seen_index() {
+        let (_dir, store) = crate::store::testing::store().await;
+        let rows = sqlx::query(
+            "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE tenant = $1 AND false_positive = 0 \
+             AND announced = 1 AND first_seen_ms >= $2 ORDER BY first_seen_ms, tracking_id",
+        )
+        .bind("t")
+        .bind(0_i64)
+        .fetch_all(&store.pool)
+        .await
+        .expect("plan");
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("incidents_by_first_seen") && d.contains("first_seen_ms>?")),
+            "{plan:?}"
+        );
+    }
 }
