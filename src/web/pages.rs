@@ -447,6 +447,37 @@ pub(super) async fn tenant_page(
     page(s, c, StatusCode::OK, "web/tenant.html", vars)
 }
 
+/// An incident's record, or the page saying why there is none.
+async fn record_of(
+    s: &WebState,
+    c: &Ctx,
+    tenant: &TenantName,
+    id: &TrackingId,
+    now: Timestamp,
+) -> Result<report::IncidentRecord, Box<Response>> {
+    match report::record(&s.store, &c.config, tenant, id, now).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(Box::new(error(
+            s,
+            c,
+            StatusCode::NOT_FOUND,
+            "Unknown incident",
+            "This tenant has no such incident.",
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, tenant = %tenant, tracking_id = %id,
+                "reading an incident for a web page");
+            Err(Box::new(error(
+                s,
+                c,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available",
+                "pirwatch cannot read its store just now.",
+            )))
+        }
+    }
+}
+
 /// An incident's page: its whole stored history.
 pub(super) async fn incident_page(
     s: &WebState,
@@ -457,27 +488,9 @@ pub(super) async fn incident_page(
     back: String,
     now: Timestamp,
 ) -> Response {
-    let record = match report::record(&s.store, &c.config, tenant, id, now).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return error(
-                s,
-                c,
-                StatusCode::NOT_FOUND,
-                "Unknown incident",
-                "This tenant has no such incident.",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading an incident for a web page");
-            return error(
-                s,
-                c,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available",
-                "pirwatch cannot read its store just now.",
-            );
-        }
+    let record = match record_of(s, c, tenant, id, now).await {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let updates: Vec<Value> = record
         .updates
@@ -525,27 +538,9 @@ pub(super) async fn claim_page(
     back: String,
     now: Timestamp,
 ) -> Response {
-    let record = match report::record(&s.store, &c.config, tenant, id, now).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return error(
-                s,
-                c,
-                StatusCode::NOT_FOUND,
-                "Unknown incident",
-                "This tenant has no such incident.",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "reading an incident for its claim draft");
-            return error(
-                s,
-                c,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available",
-                "pirwatch cannot read its store just now.",
-            );
-        }
+    let record = match record_of(s, c, tenant, id, now).await {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let title = format!("{}: {}", record.row.tracking_id, record.row.title);
     let Some(d) = report::draft::draft(&c.config, std::slice::from_ref(&record)) else {
@@ -574,24 +569,33 @@ pub(super) async fn claim_page(
     page(s, c, StatusCode::OK, "web/claim.html", vars)
 }
 
+/// A read-only (view) link opened: refused unless it is one.
+fn opened_view(
+    s: &WebState,
+    token: &str,
+) -> Result<(Ctx, crate::web::link::Link, Timestamp), Box<Response>> {
+    let (c, link, now) = opened(s, token)?;
+    if link.action != LinkAction::View {
+        return Err(Box::new(error(
+            s,
+            &c,
+            StatusCode::FORBIDDEN,
+            "This link does not work",
+            "It does not show pages.",
+        )));
+    }
+    Ok((c, link, now))
+}
+
 /// GET of an incident's claim draft under a tenant's read-only link.
 pub(super) async fn link_claim(
     State(s): State<WebState>,
     Path((token, tracking_id)): Path<(String, String)>,
 ) -> Response {
-    let (c, link, now) = match opened(&s, &token) {
+    let (c, link, now) = match opened_view(&s, &token) {
         Ok(o) => o,
         Err(r) => return *r,
     };
-    if link.action != LinkAction::View {
-        return error(
-            &s,
-            &c,
-            StatusCode::FORBIDDEN,
-            "This link does not work",
-            "It does not show pages.",
-        );
-    }
     let id = TrackingId::from(tracking_id.as_str());
     let back = c.maker.url(&["l", &token, "i", id.as_str()]);
     claim_page(&s, &c, &link.tenant, &id, back, now).await
@@ -626,19 +630,10 @@ pub(super) async fn link_incident(
     State(s): State<WebState>,
     Path((token, tracking_id)): Path<(String, String)>,
 ) -> Response {
-    let (c, link, now) = match opened(&s, &token) {
+    let (c, link, now) = match opened_view(&s, &token) {
         Ok(o) => o,
         Err(r) => return *r,
     };
-    if link.action != LinkAction::View {
-        return error(
-            &s,
-            &c,
-            StatusCode::FORBIDDEN,
-            "This link does not work",
-            "It does not show pages.",
-        );
-    }
     let back = c.maker.url(&["l", &token]);
     let id = TrackingId::from(tracking_id.as_str());
     incident_page(&s, &c, &link.tenant, &id, &link.receiver, back, now).await

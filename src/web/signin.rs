@@ -137,24 +137,27 @@ pub(super) async fn sso_tenant(
     .await
 }
 
+/// The context of a signed-in user's request about `tenant`, once allowed to see it.
+fn sso_allowed(s: &WebState, viewer: &Viewer, tenant: &str) -> Result<Ctx, Box<Response>> {
+    let c = ctx(s)?;
+    sso_tenant_allowed(s, &c, viewer, tenant)?;
+    Ok(c)
+}
+
 /// An incident's claim draft, for a signed-in user allowed to see its tenant.
 pub(super) async fn sso_claim(
     State(s): State<WebState>,
     viewer: Viewer,
     Path((tenant, tracking_id)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(&s) {
+    let c = match sso_allowed(&s, &viewer, &tenant) {
         Ok(c) => c,
         Err(r) => return *r,
     };
-    if let Err(r) = sso_tenant_allowed(&s, &c, &viewer, &tenant) {
-        return *r;
-    }
-    let name = TenantName::from(tenant.as_str());
     let id = TrackingId::from(tracking_id.as_str());
     let back = c.maker.url(&["tenants", &tenant, "i", id.as_str()]);
-    let now = s.now();
-    super::pages::claim_page(&s, &c, &name, &id, back, now).await
+    let name = TenantName::from(tenant.as_str());
+    super::pages::claim_page(&s, &c, &name, &id, back, s.now()).await
 }
 
 pub(super) async fn sso_incident(
@@ -162,16 +165,13 @@ pub(super) async fn sso_incident(
     viewer: Viewer,
     Path((tenant, tracking_id)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(&s) {
+    let c = match sso_allowed(&s, &viewer, &tenant) {
         Ok(c) => c,
         Err(r) => return *r,
     };
-    if let Err(r) = sso_tenant_allowed(&s, &c, &viewer, &tenant) {
-        return *r;
-    }
-    let name = TenantName::from(tenant.as_str());
     let id = TrackingId::from(tracking_id.as_str());
     let back = c.maker.url(&["tenants", &tenant]);
-    let now = s.now();
-    incident_page(&s, &c, &name, &id, &Receiver::TenantRecipients, back, now).await
+    let name = TenantName::from(tenant.as_str());
+    let receiver = Receiver::TenantRecipients;
+    incident_page(&s, &c, &name, &id, &receiver, back, s.now()).await
 }
