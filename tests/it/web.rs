@@ -552,6 +552,17 @@ async fn every_mail_and_page_fits_1280_and_390_px() {
         std::fs::write(&file, &m.html).expect("write");
         pages.push((m.subject.clone(), format!("file://{}", file.display())));
     }
+    // Every kind the renderer makes, also those this world does not send (a route's digest,
+    // the chase of a filed claim), from the start-up check's samples.
+    let samples = pirwatch::notify::render::sample::render_every_kind(
+        &pirwatch::notify::render::Renderer::new(),
+    )
+    .expect("samples");
+    for (n, m) in samples.iter().enumerate() {
+        let file = dir.join(format!("sample-{n}.html"));
+        std::fs::write(&file, &m.html).expect("write");
+        pages.push((m.subject.clone(), format!("file://{}", file.display())));
+    }
     let reminder = mails
         .iter()
         .find(|m| m.subject.contains("review the PIR"))
