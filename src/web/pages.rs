@@ -400,13 +400,7 @@ pub(super) async fn tenant_page(
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "reading incidents for a web page");
-            return error(
-                s,
-                c,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available",
-                "pirwatch cannot read its store just now.",
-            );
+            return unavailable(s, c);
         }
     };
     let (mut open, others): (Vec<IncidentRow>, Vec<IncidentRow>) = rows
@@ -447,6 +441,17 @@ pub(super) async fn tenant_page(
     page(s, c, StatusCode::OK, "web/tenant.html", vars)
 }
 
+/// The page saying the store cannot be read just now (the log has why).
+fn unavailable(s: &WebState, c: &Ctx) -> Response {
+    error(
+        s,
+        c,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Not available",
+        "pirwatch cannot read its store just now.",
+    )
+}
+
 /// An incident's record, or the page saying why there is none.
 async fn record_of(
     s: &WebState,
@@ -467,13 +472,7 @@ async fn record_of(
         Err(e) => {
             tracing::error!(error = %e, tenant = %tenant, tracking_id = %id,
                 "reading an incident for a web page");
-            Err(Box::new(error(
-                s,
-                c,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available",
-                "pirwatch cannot read its store just now.",
-            )))
+            Err(Box::new(unavailable(s, c)))
         }
     }
 }

@@ -176,6 +176,14 @@ async fn a_digest_route_collects_a_days_changes_into_one_mail_at_its_local_time(
     );
 }
 
+/// The simulation's daemon, delivering to its `[[webhooks]]` too.
+async fn daemon_with_webhooks(sim: &Sim) -> pirwatch::daemon::Daemon {
+    sim.daemon().await.with_webhooks(
+        sim.config.webhooks().expect("webhooks"),
+        WebhookSender::new().expect("client"),
+    )
+}
+
 /// One request the test receiver got.
 #[derive(Debug, Clone)]
 struct Hit {
@@ -277,11 +285,7 @@ async fn a_webhook_that_was_down_gets_every_notice_once_in_order() {
         );
     }
     crate::support::write_secret(&sim.env.path().join("hook-key"), "hook-signing-key");
-    let config = sim.config.clone();
-    let daemon = sim.daemon().await.with_webhooks(
-        config.webhooks().expect("webhooks"),
-        WebhookSender::new().expect("client"),
-    );
+    let daemon = daemon_with_webhooks(&sim).await;
     let stop = CancellationToken::new();
     let t0 = ts("2026-12-02T09:00:00Z");
     let start = ts("2026-12-02T10:00:00Z");
@@ -554,11 +558,7 @@ async fn a_webhook_that_keeps_failing_is_given_up_on_and_the_operators_are_told(
     let url = format!("http://127.0.0.1:{port}/generic?token=URL-SECRET-7");
     crate::support::write_secret(&sim.env.path().join("hook-url"), &url);
     crate::support::write_secret(&sim.env.path().join("hook-key"), "k");
-    let config = sim.config.clone();
-    let daemon = sim.daemon().await.with_webhooks(
-        config.webhooks().expect("webhooks"),
-        WebhookSender::new().expect("client"),
-    );
+    let daemon = daemon_with_webhooks(&sim).await;
     let stop = CancellationToken::new();
     let start = ts("2026-12-02T10:00:00Z");
     sim.arm.set_events("sub-a", Vec::new());
